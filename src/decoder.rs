@@ -1,0 +1,611 @@
+//! The sans-IO decoder: bytes in, frames out (§5, §6).
+
+use alloc::vec::Vec;
+
+use crate::error::{DecodeError, DecodeErrorKind, Part};
+use crate::frame::{ErrorCode, Frame, UnixMicros};
+use crate::wire::{self, frame_type, TypeRule, PREFACE};
+use crate::{Limits, Profile, Role};
+
+/// A buffer larger than this is released once its frame is done, so an idle connection that once
+/// received a large frame does not keep its memory.
+const RETAINED_BUFFER: usize = 64 * 1024;
+
+/// What one [`Decoder::decode`] call did.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "advance the input by `consumed` and handle `frame`"]
+pub struct Decoded<'a> {
+    /// How many bytes of the input were consumed. When `frame` is `None` this is the whole input.
+    pub consumed: usize,
+    /// The frame completed by those bytes, borrowing from the input or the decoder.
+    pub frame: Option<Frame<&'a str>>,
+}
+
+/// Where the decoder stands in the stream.
+#[derive(Clone, Copy, Debug)]
+enum State {
+    /// Server, either profile: collecting the first 4 bytes into `header` (§5).
+    Detect,
+    /// Typed server: `matched` preface bytes have been checked (§4.1).
+    Preface { matched: u8 },
+    /// Collecting a header into `header[..header_len]`.
+    Header,
+    /// Collecting a known frame's payload into `buf`, unless it arrives whole in one input.
+    Payload { frame_type: Option<u8>, len: u32 },
+    /// Discarding an unassigned type's payload without keeping it (FC-11).
+    Skip { remaining: u32, len: u32 },
+    /// Terminal (FC-19): every later call reports this error again.
+    Failed(DecodeError),
+    /// [`Decoder::finish`] found a clean end.
+    Finished,
+}
+
+/// The frame decoder of one stream: a state machine with no I/O, no clock and no locks.
+///
+/// # Driving it
+///
+/// 1. Build it for the receiving side: [`Decoder::client`], [`Decoder::server`] or
+///    [`Decoder::server_detect`].
+/// 2. For each chunk of bytes you read, of any size, call [`decode`](Decoder::decode) until the chunk is
+///    used up, advancing past [`Decoded::consumed`] bytes and handling [`Decoded::frame`] each time.
+///    (Or let [`decode_each`](Decoder::decode_each) run that loop.)
+/// 3. On an error, stop: it is terminal (FC-19) and tells the detection offset.
+/// 4. At end of stream call [`finish`](Decoder::finish): `Ok` for a clean end, `Truncated` otherwise.
+///
+/// ```
+/// use framechat::{Decoder, Frame, Limits, Profile};
+/// let mut decoder = Decoder::client(Profile::Legacy, Limits::default());
+/// let stream = b"\x00\x00\x00\x02hi\x00\x00\x00\x00";
+/// let mut frames = Vec::new();
+/// for chunk in stream.chunks(3) {
+///     let mut input = &chunk[..];
+///     while !input.is_empty() {
+///         let decoded = decoder.decode(input)?;
+///         input = &input[decoded.consumed..];
+///         if let Some(frame) = decoded.frame {
+///             frames.push(frame.into_owned());
+///         }
+///     }
+/// }
+/// decoder.finish()?;
+/// assert_eq!(frames, [Frame::Text("hi".to_string()), Frame::Text(String::new())]);
+/// # Ok::<(), framechat::DecodeError>(())
+/// ```
+///
+/// # Memory
+///
+/// A payload that arrives whole inside one input is returned borrowed from that input, with no copy.
+/// One split across inputs is gathered in an internal buffer that grows only as its bytes arrive
+/// and never beyond the declared length (FC-22), and is returned borrowed from that buffer. The decoder
+/// thus never holds more than one header plus the limit.
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    /// The side this decoder receives on: it decides directions (FC-8) and limits (FC-15).
+    role: Role,
+    limits: Limits,
+    /// `None` only in `State::Detect`.
+    profile: Option<Profile>,
+    state: State,
+    /// The header (or the detection bytes) received so far; `header_len <= TYPED_HEADER_LEN`.
+    header: [u8; wire::TYPED_HEADER_LEN],
+    header_len: u8,
+    /// A split payload; `buf.len() < len` of `State::Payload` and `buf.capacity() <= len`.
+    buf: Vec<u8>,
+    /// `buf` holds a frame already returned: cleared at the next call.
+    buf_returned: bool,
+    /// Bytes of the stream taken in so far.
+    offset: u64,
+    /// Frames completed so far, skipped ones included.
+    frame_index: u64,
+    skipped: u64,
+}
+
+impl Decoder {
+    fn with_state(role: Role, profile: Option<Profile>, state: State, limits: Limits) -> Decoder {
+        Decoder {
+            role,
+            limits,
+            profile,
+            state,
+            header: [0; wire::TYPED_HEADER_LEN],
+            header_len: 0,
+            buf: Vec::new(),
+            buf_returned: false,
+            offset: 0,
+            frame_index: 0,
+            skipped: 0,
+        }
+    }
+
+    /// A client's decoder of what a server sends in `profile`.
+    pub fn client(profile: Profile, limits: Limits) -> Decoder {
+        Decoder::with_state(Role::Client, Some(profile), State::Header, limits)
+    }
+
+    /// A server's decoder of what a client sends in `profile`; typed expects the preface first.
+    ///
+    /// ```
+    /// use framechat::{wire::PREFACE, Decoder, Frame, Limits, Profile, UnixMicros};
+    /// let mut decoder = Decoder::server(Profile::Typed, Limits::default());
+    /// let mut stream = PREFACE.to_vec();
+    /// stream.extend_from_slice(&[0x81, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 42, b'h', b'i']);
+    /// let decoded = decoder.decode(&stream)?;
+    /// assert_eq!(decoded.frame, Some(Frame::Chat { sent_at: UnixMicros(42), text: "hi" }));
+    /// # Ok::<(), framechat::DecodeError>(())
+    /// ```
+    pub fn server(profile: Profile, limits: Limits) -> Decoder {
+        let state = match profile {
+            Profile::Legacy => State::Header,
+            Profile::Typed => State::Preface { matched: 0 },
+        };
+        Decoder::with_state(Role::Server, Some(profile), state, limits)
+    }
+
+    /// A server's decoder that tells the profile from the first 4 bytes (§5).
+    ///
+    /// ```
+    /// use framechat::{Decoder, Limits, Profile};
+    /// let mut decoder = Decoder::server_detect(Limits::default());
+    /// assert_eq!(decoder.profile(), None);
+    /// let _ = decoder.decode(b"\xffFCH")?;
+    /// assert_eq!(decoder.profile(), Some(Profile::Typed));
+    /// # Ok::<(), framechat::DecodeError>(())
+    /// ```
+    pub fn server_detect(limits: Limits) -> Decoder {
+        Decoder::with_state(Role::Server, None, State::Detect, limits)
+    }
+
+    /// The stream's profile: `None` while a detecting decoder has fewer than 4 bytes.
+    pub fn profile(&self) -> Option<Profile> {
+        self.profile
+    }
+
+    /// The side this decoder receives on.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limit it was built with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Bytes of the stream taken in so far.
+    pub fn stream_offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Frames completed so far, skipped ones included.
+    pub fn frames_completed(&self) -> u64 {
+        self.frame_index
+    }
+
+    /// Frames of unassigned types skipped so far (FC-11).
+    pub fn frames_skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Bytes held for an incomplete frame: header and payload.
+    pub fn buffered(&self) -> usize {
+        let payload = if self.buf_returned { 0 } else { self.buf.len() };
+        usize::from(self.header_len) + payload
+    }
+
+    /// Bytes of memory reserved for payloads (the internal buffer's capacity).
+    pub fn reserved(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// True while a frame (or the preface, or the detection bytes) is started but not complete: what
+    /// a server's frame deadline watches (FC-32).
+    pub fn is_mid_frame(&self) -> bool {
+        match self.state {
+            State::Detect | State::Header => self.header_len > 0,
+            State::Preface { matched } => matched > 0,
+            State::Payload { .. } | State::Skip { .. } => true,
+            State::Failed(_) | State::Finished => false,
+        }
+    }
+
+    /// The error this decoder failed with, if it did.
+    pub fn error(&self) -> Option<DecodeError> {
+        match self.state {
+            State::Failed(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    /// Takes in bytes from `input` until one frame is complete or the input is used up.
+    ///
+    /// Returns how many bytes were consumed and the frame they completed, if any. `Ok` with no frame
+    /// means "need more bytes": an incomplete frame is not an error. An input of any length, 0
+    /// included, is accepted. After an error every call returns the same error and consumes nothing.
+    pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+        if self.buf_returned {
+            self.buf_returned = false;
+            self.buf.clear();
+            if self.buf.capacity() > RETAINED_BUFFER {
+                self.buf = Vec::new();
+            }
+        }
+        let mut pos = 0usize;
+        loop {
+            match self.state {
+                State::Failed(err) => return Err(err),
+                State::Finished => {
+                    if input.is_empty() {
+                        return Ok(Decoded {
+                            consumed: 0,
+                            frame: None,
+                        });
+                    }
+                    return Err(DecodeError {
+                        kind: DecodeErrorKind::InputAfterFinish,
+                        offset: self.offset,
+                        frame_index: self.frame_index,
+                    });
+                }
+                _ if pos == input.len() => {
+                    return Ok(Decoded {
+                        consumed: pos,
+                        frame: None,
+                    })
+                }
+                State::Detect => {
+                    self.push_header_byte(input[pos]);
+                    pos += 1;
+                    if usize::from(self.header_len) == wire::DETECT_LEN {
+                        if self.header[..wire::DETECT_LEN] == PREFACE[..wire::DETECT_LEN] {
+                            self.profile = Some(Profile::Typed);
+                            self.header_len = 0;
+                            self.state = State::Preface {
+                                matched: wire::DETECT_LEN as u8,
+                            };
+                        } else {
+                            self.profile = Some(Profile::Legacy);
+                            self.state = State::Header;
+                            if let Some(frame) = self.header_complete()? {
+                                return Ok(Decoded {
+                                    consumed: pos,
+                                    frame: Some(frame),
+                                });
+                            }
+                        }
+                    }
+                }
+                State::Preface { matched } => {
+                    let found = input[pos];
+                    pos += 1;
+                    self.offset += 1;
+                    let expected = PREFACE[usize::from(matched)];
+                    if found != expected {
+                        return Err(self.fail(DecodeErrorKind::BadPreface {
+                            index: matched,
+                            expected,
+                            found,
+                        }));
+                    }
+                    self.state = if usize::from(matched) + 1 == PREFACE.len() {
+                        State::Header
+                    } else {
+                        State::Preface {
+                            matched: matched + 1,
+                        }
+                    };
+                }
+                State::Header => {
+                    self.push_header_byte(input[pos]);
+                    pos += 1;
+                    if self.profile == Some(Profile::Typed) && self.header_len == 1 {
+                        self.check_type_byte(self.header[0])?;
+                    }
+                    if usize::from(self.header_len) == self.header_size() {
+                        if let Some(frame) = self.header_complete()? {
+                            return Ok(Decoded {
+                                consumed: pos,
+                                frame: Some(frame),
+                            });
+                        }
+                    }
+                }
+                State::Skip { remaining, len } => {
+                    let take = remaining.min(u32::try_from(input.len() - pos).unwrap_or(u32::MAX));
+                    pos += take as usize;
+                    self.offset += u64::from(take);
+                    let remaining = remaining - take;
+                    self.state = State::Skip { remaining, len };
+                    if remaining == 0 {
+                        self.skipped += 1;
+                        self.frame_index += 1;
+                        self.state = State::Header;
+                    }
+                }
+                State::Payload { frame_type, len } => {
+                    let len = len as usize;
+                    let available = input.len() - pos;
+                    let payload: &'a [u8] = if self.buf.is_empty() && available >= len {
+                        // The whole payload is in this input: borrow it, no copy.
+                        let payload = &input[pos..pos + len];
+                        pos += len;
+                        self.offset += len as u64;
+                        payload
+                    } else {
+                        let take = (len - self.buf.len()).min(available);
+                        self.grow_buf(take, len);
+                        self.buf.extend_from_slice(&input[pos..pos + take]);
+                        pos += take;
+                        self.offset += take as u64;
+                        if self.buf.len() < len {
+                            continue;
+                        }
+                        self.buf_returned = true;
+                        &self.buf
+                    };
+                    self.header_len = 0;
+                    self.state = State::Header;
+                    return match parse_payload(frame_type, payload) {
+                        Ok(frame) => {
+                            self.frame_index += 1;
+                            Ok(Decoded {
+                                consumed: pos,
+                                frame: Some(frame),
+                            })
+                        }
+                        Err(kind) => {
+                            let err = DecodeError {
+                                kind,
+                                offset: self.offset,
+                                frame_index: self.frame_index,
+                            };
+                            self.state = State::Failed(err);
+                            Err(err)
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// Runs the [`decode`](Decoder::decode) loop over one chunk, handing each frame to `on_frame`.
+    ///
+    /// ```
+    /// use framechat::{Decoder, Limits, Profile};
+    /// let mut decoder = Decoder::client(Profile::Legacy, Limits::default());
+    /// let mut texts = Vec::new();
+    /// decoder.decode_each(b"\x00\x00\x00\x01a\x00\x00\x00\x01b", |frame| {
+    ///     texts.push(frame.text().unwrap_or_default().to_owned())
+    /// })?;
+    /// assert_eq!(texts, ["a", "b"]);
+    /// # Ok::<(), framechat::DecodeError>(())
+    /// ```
+    pub fn decode_each(
+        &mut self,
+        mut input: &[u8],
+        mut on_frame: impl FnMut(Frame<&str>),
+    ) -> Result<(), DecodeError> {
+        loop {
+            let decoded = self.decode(input)?;
+            input = &input[decoded.consumed..];
+            match decoded.frame {
+                Some(frame) => on_frame(frame),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Declares the end of the stream (FC-21).
+    ///
+    /// `Ok` if the stream ended between frames (or, for a server, before any byte); otherwise a
+    /// `Truncated` error naming the part that was cut. Either way the decoder takes no more input.
+    ///
+    /// ```
+    /// use framechat::{Decoder, DecodeErrorKind, Limits, Part, Profile};
+    /// let mut decoder = Decoder::client(Profile::Legacy, Limits::default());
+    /// let _ = decoder.decode(b"\x00\x00\x00\x05abc")?;
+    /// let err = decoder.finish().unwrap_err();
+    /// assert_eq!(err.kind, DecodeErrorKind::Truncated { part: Part::Payload, received: 3, expected: 5 });
+    /// assert_eq!(err.offset, 7);
+    /// # Ok::<(), framechat::DecodeError>(())
+    /// ```
+    pub fn finish(&mut self) -> Result<(), DecodeError> {
+        let truncated = |part, received: usize, expected: usize| DecodeErrorKind::Truncated {
+            part,
+            received: received as u32,
+            expected: expected as u32,
+        };
+        let header_len = usize::from(self.header_len);
+        let kind = match self.state {
+            State::Failed(err) => return Err(err),
+            State::Finished => return Ok(()),
+            State::Detect | State::Header if header_len == 0 => None,
+            State::Preface { matched: 0 } => None,
+            State::Detect => Some(truncated(Part::Header, header_len, wire::DETECT_LEN)),
+            State::Header => Some(truncated(Part::Header, header_len, self.header_size())),
+            State::Preface { matched } => {
+                Some(truncated(Part::Preface, usize::from(matched), PREFACE.len()))
+            }
+            State::Payload { len, .. } => {
+                Some(truncated(Part::Payload, self.buf.len(), len as usize))
+            }
+            State::Skip { remaining, len } => Some(truncated(
+                Part::Payload,
+                (len - remaining) as usize,
+                len as usize,
+            )),
+        };
+        match kind {
+            None => {
+                self.state = State::Finished;
+                Ok(())
+            }
+            Some(kind) => Err(self.fail(kind)),
+        }
+    }
+
+    fn fail(&mut self, kind: DecodeErrorKind) -> DecodeError {
+        let err = DecodeError {
+            kind,
+            offset: self.offset,
+            frame_index: self.frame_index,
+        };
+        self.state = State::Failed(err);
+        err
+    }
+
+    fn push_header_byte(&mut self, byte: u8) {
+        self.header[usize::from(self.header_len)] = byte;
+        self.header_len += 1;
+        self.offset += 1;
+    }
+
+    fn header_size(&self) -> usize {
+        match self.profile {
+            Some(Profile::Typed) => wire::TYPED_HEADER_LEN,
+            _ => wire::LEGACY_HEADER_LEN,
+        }
+    }
+
+    /// FC-6 then FC-8, right after the type byte.
+    fn check_type_byte(&mut self, frame_type: u8) -> Result<(), DecodeError> {
+        match wire::type_rule(frame_type) {
+            TypeRule::Invalid => Err(self.fail(DecodeErrorKind::InvalidFrameType { frame_type })),
+            TypeRule::Known { direction, .. } if !direction.reaches(self.role) => {
+                Err(self.fail(DecodeErrorKind::UnexpectedFrameType {
+                    frame_type,
+                    receiver: self.role,
+                }))
+            }
+            TypeRule::Known { .. } | TypeRule::Skip => Ok(()),
+        }
+    }
+
+    /// The header is whole: FC-14/FC-15, then FC-7 (§6.2). Returns an empty frame at once.
+    fn header_complete(&mut self) -> Result<Option<Frame<&'static str>>, DecodeError> {
+        let (frame_type, length_bytes) = match self.profile {
+            Some(Profile::Typed) => (Some(self.header[0]), &self.header[1..5]),
+            _ => (None, &self.header[0..4]),
+        };
+        let declared = u32::from_be_bytes([
+            length_bytes[0],
+            length_bytes[1],
+            length_bytes[2],
+            length_bytes[3],
+        ]);
+        let limit = inbound_limit(self.role, self.limits, frame_type);
+        if declared > limit {
+            return Err(self.fail(DecodeErrorKind::FrameTooLarge { declared, limit }));
+        }
+        let rule = frame_type.map(|t| (t, wire::type_rule(t)));
+        if let Some((
+            frame_type,
+            TypeRule::Known {
+                min_len, max_len, ..
+            },
+        )) = rule
+        {
+            if declared < min_len || max_len.is_some_and(|max| declared > max) {
+                return Err(self.fail(DecodeErrorKind::BadLength {
+                    frame_type,
+                    declared,
+                    min: min_len,
+                    max: max_len,
+                }));
+            }
+        }
+        if let Some((_, TypeRule::Skip)) = rule {
+            self.header_len = 0;
+            self.state = State::Skip {
+                remaining: declared,
+                len: declared,
+            };
+            if declared == 0 {
+                self.skipped += 1;
+                self.frame_index += 1;
+                self.state = State::Header;
+            }
+            return Ok(None);
+        }
+        if declared == 0 {
+            // Only a legacy frame can be empty: every known typed frame has fixed fields (§4.3).
+            self.header_len = 0;
+            self.frame_index += 1;
+            return Ok(Some(Frame::Text("")));
+        }
+        self.state = State::Payload {
+            frame_type,
+            len: declared,
+        };
+        Ok(None)
+    }
+
+    /// Reserves room for `take` more payload bytes, doubling for amortized growth but never past
+    /// the declared length `len` (FC-22).
+    fn grow_buf(&mut self, take: usize, len: usize) {
+        let needed = self.buf.len() + take;
+        if needed > self.buf.capacity() {
+            let target = needed.max(self.buf.capacity() * 2).min(len);
+            self.buf.reserve_exact(target - self.buf.len());
+        }
+    }
+}
+
+/// The limit a receiver in `role` applies to a frame of `frame_type` (`None`: legacy), FC-14/FC-15.
+pub(crate) fn inbound_limit(receiver: Role, limits: Limits, frame_type: Option<u8>) -> u32 {
+    let max = limits.max_frame_len();
+    match (receiver, frame_type) {
+        (Role::Server, None) => limits.max_text_len(),
+        (Role::Server, Some(frame_type::CHAT)) => limits.max_text_len() + 8,
+        _ => max,
+    }
+}
+
+fn be_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_be_bytes(word)
+}
+
+fn text_at(payload: &[u8], at: usize) -> Result<&str, DecodeErrorKind> {
+    core::str::from_utf8(&payload[at..]).map_err(|err| DecodeErrorKind::InvalidUtf8 {
+        valid_up_to: err.valid_up_to() as u32,
+    })
+}
+
+/// Parses a payload whose length the header checks already validated against §4.3.
+fn parse_payload(frame_type: Option<u8>, payload: &[u8]) -> Result<Frame<&str>, DecodeErrorKind> {
+    // Slicing below cannot panic: `header_complete` checked each type's minimum length.
+    Ok(match frame_type {
+        None => Frame::Text(text_at(payload, 0)?),
+        Some(frame_type::WELCOME) => Frame::Welcome {
+            peer_id: be_u64(payload, 0),
+            max_frame_len: u32::from_be_bytes([payload[8], payload[9], payload[10], payload[11]]),
+        },
+        Some(frame_type::CHAT) => Frame::Chat {
+            sent_at: UnixMicros(be_u64(payload, 0)),
+            text: text_at(payload, 8)?,
+        },
+        Some(frame_type::ECHO) => Frame::Echo {
+            sent_at: UnixMicros(be_u64(payload, 0)),
+            relayed_at: UnixMicros(be_u64(payload, 8)),
+            text: text_at(payload, 16)?,
+        },
+        Some(frame_type::BROADCAST) => Frame::Broadcast {
+            from: be_u64(payload, 0),
+            sent_at: UnixMicros(be_u64(payload, 8)),
+            relayed_at: UnixMicros(be_u64(payload, 16)),
+            text: text_at(payload, 24)?,
+        },
+        Some(frame_type::PING) => Frame::Ping {
+            nonce: be_u64(payload, 0),
+        },
+        Some(frame_type::PONG) => Frame::Pong {
+            nonce: be_u64(payload, 0),
+        },
+        Some(frame_type::ERROR) => Frame::Error {
+            code: ErrorCode(u16::from_be_bytes([payload[0], payload[1]])),
+            reason: text_at(payload, 2)?,
+        },
+        // `State::Payload` is entered only for known types; unassigned ones are skipped.
+        Some(other) => unreachable!("payload state for unassigned frame type {other:#04x}"),
+    })
+}

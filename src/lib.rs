@@ -1,0 +1,149 @@
+//! framechat: a specified length-prefixed chat protocol and its reference implementation.
+//!
+//! The protocol is normative in `spec/PROTOCOL.md` (cited here as §n and `[FC-n]`). This crate is
+//! built in layers, and data flows one way through them:
+//!
+//! ```text
+//! socket → Decoder → hub → per-peer queue → Encoder → socket
+//! ```
+//!
+//! - The codec ([`Decoder`], [`Encoder`], [`Frame`]) is sans-IO: no I/O, no clock, no async, no
+//!   locks. It builds with `--no-default-features` as `no_std` + `alloc`.
+//! - The broadcast hub (feature `hub`) is plain synchronous code, model-checked under loom.
+//! - The async-std server, client, demo and bench (feature `cli`, on by default) only move bytes
+//!   between sockets and those two cores.
+//!
+//! # The wire, in two profiles
+//!
+//! ```text
+//! legacy (§3):  +----------------+---------------------+
+//!               | length: u32 BE | text: length bytes  |      e.g. 00 00 00 02 68 69  = "hi"
+//!               +----------------+---------------------+
+//!
+//! typed (§4):   preface ff 46 43 48 41 54 2f 31 0d 0a, sent once by the client, then frames:
+//!               +----------+----------------+--------------------------+
+//!               | type: u8 | length: u32 BE | payload: length bytes    |
+//!               +----------+----------------+--------------------------+
+//!               PING = 84 00 00 00 08 | nonce: u64
+//! ```
+//!
+//! Those exact bytes, decoded:
+//!
+//! ```
+//! use framechat::{Decoder, Frame, Limits, Profile};
+//! let mut legacy = Decoder::client(Profile::Legacy, Limits::default());
+//! assert_eq!(legacy.decode(&[0, 0, 0, 2, 0x68, 0x69])?.frame, Some(Frame::Text("hi")));
+//!
+//! let mut typed = Decoder::client(Profile::Typed, Limits::default());
+//! let ping = [0x84, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7];
+//! assert_eq!(typed.decode(&ping)?.frame, Some(Frame::Ping { nonce: 7 }));
+//! # Ok::<(), framechat::DecodeError>(())
+//! ```
+//!
+//! # The driving loop: a recipe
+//!
+//! Every user of the codec (the server, the client, the bench, the adapters) follows these steps:
+//!
+//! 1. Build a [`Decoder`] and an [`Encoder`] for your side of the connection and its [`Profile`]
+//!    (a server that serves both profiles uses [`Decoder::server_detect`] and builds its encoder once
+//!    [`Decoder::profile`] is known).
+//! 2. Read bytes from the transport into a buffer you own, in chunks of any size.
+//! 3. Call [`Decoder::decode`] on the chunk; advance past `consumed`; handle `frame` if there is one;
+//!    repeat until the chunk is used up. `Ok` with no frame means "need more bytes".
+//! 4. To send, call [`Encoder::encode`] into an output `Vec<u8>` (several frames may share it) and
+//!    write that buffer to the transport. The encoder writes whole frames or nothing.
+//! 5. On a [`DecodeError`], stop reading: it is terminal. A server sends ERROR with
+//!    [`DecodeError::error_code`] on a typed stream, then closes.
+//! 6. At end of stream, call [`Decoder::finish`] to tell a clean end from a truncated frame.
+//! 7. Time is an argument: pass [`UnixMicros`] into the frames you build; the codec reads no clock.
+//!
+//! ```
+//! use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
+//!
+//! // 1. a typed client and the server's side of the same connection
+//! let limits = Limits::default();
+//! let mut client = Encoder::client(Profile::Typed, limits);
+//! let mut server = Decoder::server_detect(limits);
+//!
+//! // 4. the client encodes two frames into one buffer (the preface goes first, once)
+//! let mut wire = Vec::new();
+//! client.encode(Frame::Chat { sent_at: UnixMicros(1_000), text: "hello" }, &mut wire)?;
+//! client.encode(Frame::Ping { nonce: 9 }, &mut wire)?;
+//!
+//! // 2-3. the server reads them in 3-byte chunks and decodes
+//! let mut received = Vec::new();
+//! for chunk in wire.chunks(3) {
+//!     let mut input = chunk;
+//!     while !input.is_empty() {
+//!         let decoded = server.decode(input)?;
+//!         input = &input[decoded.consumed..];
+//!         if let Some(frame) = decoded.frame {
+//!             received.push(frame.into_owned());
+//!         }
+//!     }
+//! }
+//! // 6. a clean end between frames
+//! server.finish()?;
+//! assert_eq!(server.profile(), Some(Profile::Typed));
+//! assert_eq!(received, [
+//!     Frame::Chat { sent_at: UnixMicros(1_000), text: "hello".to_string() },
+//!     Frame::Ping { nonce: 9 },
+//! ]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---------|--------------|
+//! | (none) | the codec, `no_std` + `alloc` |
+//! | `std` | `UnixMicros::now` |
+//! | `hub` | the broadcast hub |
+//! | `cli` (default) | the async-std server, client, demo, bench and the `framechat` binary |
+//! | `proptest`, `quickcheck` | generators of valid frames for your own property tests |
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+extern crate alloc;
+
+mod decoder;
+mod encoder;
+mod error;
+mod frame;
+mod limits;
+pub mod wire;
+
+pub use decoder::{Decoded, Decoder};
+pub use encoder::Encoder;
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, Part};
+pub use frame::{ErrorCode, Frame, UnixMicros};
+pub use limits::{ConfigError, Limits};
+
+/// The two wire profiles (§3, §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// The seed's framing: u32 length, UTF-8 text (§3).
+    Legacy,
+    /// Preface, then type byte, u32 length, payload (§4).
+    Typed,
+}
+
+/// The side of a connection an encoder sends from or a decoder receives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that connects.
+    Client,
+    /// The side that accepts.
+    Server,
+}
+
+impl Role {
+    /// The other side.
+    pub fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+}
