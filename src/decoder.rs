@@ -421,9 +421,11 @@ impl Decoder {
             State::Preface { matched: 0 } => None,
             State::Detect => Some(truncated(Part::Header, header_len, wire::DETECT_LEN)),
             State::Header => Some(truncated(Part::Header, header_len, self.header_size())),
-            State::Preface { matched } => {
-                Some(truncated(Part::Preface, usize::from(matched), PREFACE.len()))
-            }
+            State::Preface { matched } => Some(truncated(
+                Part::Preface,
+                usize::from(matched),
+                PREFACE.len(),
+            )),
             State::Payload { len, .. } => {
                 Some(truncated(Part::Payload, self.buf.len(), len as usize))
             }

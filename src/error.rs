@@ -225,7 +225,10 @@ impl fmt::Display for EncodeError {
                 write!(f, "a {sender:?} never sends frame type {frame_type:#04x}")
             }
             EncodeError::TooLarge { payload_len, limit } => {
-                write!(f, "payload of {payload_len} bytes exceeds the limit {limit}")
+                write!(
+                    f,
+                    "payload of {payload_len} bytes exceeds the limit {limit}"
+                )
             }
         }
     }

@@ -114,6 +114,16 @@ mod frame;
 mod limits;
 pub mod wire;
 
+#[cfg(feature = "cli")]
+pub mod client;
+#[cfg(feature = "cli")]
+pub mod demo;
+#[doc(hidden)]
+#[cfg(feature = "cli")]
+pub mod logger;
+#[cfg(feature = "cli")]
+pub mod server;
+
 pub use decoder::{Decoded, Decoder};
 pub use encoder::Encoder;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Part};

@@ -1,0 +1,212 @@
+//! An async-std client: the connection the CLI client, the demo and the bench share.
+//!
+//! It follows the crate's driving recipe: a read buffer it owns, [`Decoder::decode`] until the
+//! buffer is used up, [`Encoder::encode`] into one output buffer per write.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+use async_std::io::prelude::{ReadExt, WriteExt};
+use async_std::net::{Shutdown, TcpStream};
+
+use crate::{DecodeError, Decoder, EncodeError, Encoder, Frame, Limits, Profile, UnixMicros};
+
+/// What can go wrong on a client connection.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The socket failed.
+    Io(io::Error),
+    /// The server sent bytes the spec forbids.
+    Decode(DecodeError),
+    /// This client asked to send a frame the spec forbids.
+    Encode(EncodeError),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Io(err) => write!(f, "i/o error: {err}"),
+            ClientError::Decode(err) => write!(f, "the server violated the protocol: {err}"),
+            ClientError::Encode(err) => write!(f, "cannot send: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Io(err) => Some(err),
+            ClientError::Decode(err) => Some(err),
+            ClientError::Encode(err) => Some(err),
+        }
+    }
+}
+
+impl From<io::Error> for ClientError {
+    fn from(err: io::Error) -> Self {
+        ClientError::Io(err)
+    }
+}
+
+impl From<DecodeError> for ClientError {
+    fn from(err: DecodeError) -> Self {
+        ClientError::Decode(err)
+    }
+}
+
+impl From<EncodeError> for ClientError {
+    fn from(err: EncodeError) -> Self {
+        ClientError::Encode(err)
+    }
+}
+
+/// Connects to `addr` with TCP_NODELAY and returns the two halves of a client.
+///
+/// A typed client sends its preface at once (FC-3).
+pub async fn connect(
+    addr: SocketAddr,
+    profile: Profile,
+    limits: Limits,
+) -> Result<(ClientReader, ClientWriter), ClientError> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let mut writer = ClientWriter {
+        stream: stream.clone(),
+        encoder: Encoder::client(profile, limits),
+        out: Vec::new(),
+    };
+    writer.encoder.write_preface(&mut writer.out);
+    writer.flush().await?;
+    let reader = ClientReader {
+        stream,
+        decoder: Decoder::client(profile, limits),
+        buf: vec![0; 64 * 1024],
+        pending: VecDeque::new(),
+        eof: false,
+    };
+    Ok((reader, writer))
+}
+
+/// The sending half.
+pub struct ClientWriter {
+    stream: TcpStream,
+    encoder: Encoder,
+    out: Vec<u8>,
+}
+
+impl ClientWriter {
+    /// The connection's profile.
+    pub fn profile(&self) -> Profile {
+        self.encoder.profile()
+    }
+
+    /// Queues a frame in the output buffer; [`flush`](ClientWriter::flush) writes it.
+    pub fn queue(&mut self, frame: Frame<&str>) -> Result<(), ClientError> {
+        self.encoder.encode(frame, &mut self.out)?;
+        Ok(())
+    }
+
+    /// Queues a message in the connection's profile: CHAT stamped `sent_at` (typed) or a legacy text.
+    pub fn queue_message(&mut self, text: &str, sent_at: UnixMicros) -> Result<(), ClientError> {
+        match self.profile() {
+            Profile::Typed => self.queue(Frame::Chat { sent_at, text }),
+            Profile::Legacy => self.queue(Frame::Text(text)),
+        }
+    }
+
+    /// Writes everything queued with one call.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Sends one message now.
+    pub async fn send_message(
+        &mut self,
+        text: &str,
+        sent_at: UnixMicros,
+    ) -> Result<(), ClientError> {
+        self.queue_message(text, sent_at)?;
+        self.flush().await
+    }
+
+    /// Writes raw bytes, bypassing the encoder (for tests of hostile input).
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.flush().await?;
+        self.stream.write_all(bytes).await?;
+        Ok(())
+    }
+
+    /// Closes the sending direction: the server sees a clean end of stream.
+    pub fn close(&self) -> Result<(), ClientError> {
+        self.stream.shutdown(Shutdown::Write)?;
+        Ok(())
+    }
+}
+
+/// The receiving half.
+pub struct ClientReader {
+    stream: TcpStream,
+    decoder: Decoder,
+    buf: Vec<u8>,
+    /// Frames decoded from the last read and not yet returned.
+    pending: VecDeque<Frame>,
+    eof: bool,
+}
+
+impl ClientReader {
+    /// The next frame, or `None` at a clean end of stream.
+    pub async fn recv(&mut self) -> Result<Option<Frame>, ClientError> {
+        loop {
+            if let Some(frame) = self.pending.pop_front() {
+                return Ok(Some(frame));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            let n = self.stream.read(&mut self.buf).await?;
+            if n == 0 {
+                self.eof = true;
+                self.decoder.finish()?;
+                continue;
+            }
+            let pending = &mut self.pending;
+            self.decoder.decode_each(&self.buf[..n], |frame| {
+                pending.push_back(frame.into_owned())
+            })?;
+        }
+    }
+}
+
+/// One line describing a received frame, with the end-to-end latency its timestamps give.
+pub fn describe(frame: &Frame, now: UnixMicros) -> String {
+    let latency = |sent_at: UnixMicros| {
+        if sent_at == UnixMicros::UNKNOWN {
+            String::new()
+        } else {
+            format!("  ({} µs end to end)", now.saturating_since(sent_at))
+        }
+    };
+    match frame {
+        Frame::Text(text) => text.clone(),
+        Frame::Welcome {
+            peer_id,
+            max_frame_len,
+        } => format!("welcome: you are peer {peer_id} (max frame {max_frame_len} bytes)"),
+        Frame::Echo { sent_at, text, .. } => format!("echo: {text}{}", latency(*sent_at)),
+        Frame::Broadcast {
+            from,
+            sent_at,
+            text,
+            ..
+        } => format!("peer {from}: {text}{}", latency(*sent_at)),
+        Frame::Error { code, reason } => format!("error {code}: {reason}"),
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,108 @@
+//! The seed notebook's demo run as one command: a server on a free port, two clients at once.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_std::task;
+
+use crate::client::{self, describe, ClientError};
+use crate::server::{Server, ServerConfig, Snapshot};
+use crate::{Frame, Limits, Profile, UnixMicros};
+
+/// What one demo client saw.
+#[derive(Debug, Clone)]
+pub struct ClientLog {
+    /// The client's name in the output.
+    pub name: String,
+    /// Its profile.
+    pub profile: Profile,
+    /// Every frame it received, described.
+    pub received: Vec<String>,
+}
+
+/// Runs the demo: the seed's two clients (`a b c d` as a legacy client, `x y z` as a typed one),
+/// concurrently, against an in-process server; returns what each received and the final metrics.
+///
+/// Each client sends a message, waits for its echo (printing peer messages that arrive meanwhile),
+/// and after its last echo waits for the other client's messages, so the run ends on its own.
+pub async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
+    let config = ServerConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_interval: None,
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config).await?;
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let server_task = task::spawn(server.run());
+
+    let seed_a = ["a", "b", "c", "d"];
+    let seed_x = ["x", "y", "z"];
+    // Both connect before either sends, so each sees all of the other's messages.
+    let a = client::connect(addr, Profile::Legacy, Limits::default()).await?;
+    let x = client::connect(addr, Profile::Typed, Limits::default()).await?;
+    let first = task::spawn(demo_client("client 1", a, &seed_a, seed_x.len()));
+    let second = task::spawn(demo_client("client 2", x, &seed_x, seed_a.len()));
+    let logs = vec![first.await?, second.await?];
+
+    handle.shutdown();
+    let snapshot = server_task.await?;
+    Ok((logs, snapshot))
+}
+
+async fn demo_client(
+    name: &str,
+    (mut reader, mut writer): (client::ClientReader, client::ClientWriter),
+    messages: &[&str],
+    peer_messages: usize,
+) -> Result<ClientLog, ClientError> {
+    let profile = writer.profile();
+    let mut received = Vec::new();
+    let mut peers_seen = 0;
+    let mut note = |frame: &Frame, received: &mut Vec<String>| {
+        let is_peer = matches!(frame, Frame::Broadcast { .. })
+            || matches!(frame, Frame::Text(t) if t.starts_with("peer: "));
+        if is_peer {
+            peers_seen += 1;
+        }
+        received.push(describe(frame, UnixMicros::now()));
+        is_peer
+    };
+    for message in messages {
+        writer.send_message(message, UnixMicros::now()).await?;
+        // Until our own echo comes back.
+        while let Some(frame) = recv_within(&mut reader).await? {
+            let is_echo = matches!(frame, Frame::Echo { .. })
+                || matches!(&frame, Frame::Text(t) if t.starts_with("echo: "));
+            note(&frame, &mut received);
+            if is_echo {
+                break;
+            }
+        }
+    }
+    while peers_seen < peer_messages {
+        match recv_within(&mut reader).await? {
+            Some(frame) => {
+                note(&frame, &mut received);
+            }
+            None => break,
+        }
+    }
+    writer.close()?;
+    Ok(ClientLog {
+        name: name.to_string(),
+        profile,
+        received,
+    })
+}
+
+/// A receive bounded in time, so a lost frame ends the demo with an error instead of a hang.
+async fn recv_within(reader: &mut client::ClientReader) -> Result<Option<Frame>, ClientError> {
+    match async_std::future::timeout(Duration::from_secs(5), reader.recv()).await {
+        Ok(result) => result,
+        Err(_) => Err(ClientError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no frame within 5 s",
+        ))),
+    }
+}

@@ -1,0 +1,35 @@
+//! A minimal stderr logger for the binary, so the `log` facade needs no heavier backend.
+
+use log::{LevelFilter, Log, Metadata, Record};
+
+struct StderrLogger {
+    level: LevelFilter,
+}
+
+impl Log for StderrLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= self.level && metadata.target().starts_with("framechat")
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!(
+                "[{:<5} {}] {}",
+                record.level(),
+                record.target(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the logger at `level` (`error`, `warn`, `info`, `debug`, `trace`, `off`); a second call
+/// keeps the first logger.
+pub fn init(level: LevelFilter) {
+    let logger = Box::leak(Box::new(StderrLogger { level }));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}

@@ -1,0 +1,206 @@
+//! The `framechat` command: `serve`, `client`, `demo`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_std::task;
+use clap::{Parser, Subcommand, ValueEnum};
+use framechat::client::{self, describe};
+use framechat::hub::HubConfig;
+use framechat::server::{Server, ServerConfig};
+use framechat::{Limits, Profile, UnixMicros};
+
+/// A specified length-prefixed chat protocol: server, client and demo.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Log level: error, warn, info, debug, trace or off.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: log::LevelFilter,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the chat server (both profiles on one port).
+    Serve(ServeArgs),
+    /// An interactive line client: stdin lines are sent, what arrives is printed.
+    Client(ClientArgs),
+    /// The seed's demo: an in-process server and two concurrent clients.
+    Demo,
+}
+
+#[derive(Parser)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:50555")]
+    addr: SocketAddr,
+    /// Largest frame payload accepted, in bytes (64..=2147483647).
+    #[arg(long, default_value_t = Limits::DEFAULT_MAX_FRAME_LEN)]
+    max_frame_len: u32,
+    /// Largest number of connections; past it connections get SERVER_FULL and are closed.
+    #[arg(long, default_value_t = HubConfig::default().max_peers())]
+    max_connections: usize,
+    /// Per-peer outbound queue bound, in frames.
+    #[arg(long, default_value_t = HubConfig::default().max_queue_frames())]
+    queue_frames: usize,
+    /// Per-peer outbound queue bound, in bytes.
+    #[arg(long, default_value_t = HubConfig::default().max_queue_bytes())]
+    queue_bytes: usize,
+    /// Close a connection idle this long (e.g. 300s, 500ms, 5m).
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Close a connection that leaves a frame incomplete this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    frame_deadline: Duration,
+    /// Treat a connection that sends nothing this long as legacy.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    detect_window: Duration,
+    /// Give up on a peer whose socket accepts nothing this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    write_timeout: Duration,
+    /// How long shutdown waits for queues to drain.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
+    /// Print the metrics line this often (0s: never).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    metrics_interval: Duration,
+}
+
+#[derive(Parser)]
+struct ClientArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:50555")]
+    addr: SocketAddr,
+    /// Wire profile.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Typed)]
+    profile: ProfileArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    Typed,
+    Legacy,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(arg: ProfileArg) -> Profile {
+        match arg {
+            ProfileArg::Typed => Profile::Typed,
+            ProfileArg::Legacy => Profile::Legacy,
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{text}` needs a unit: ms, s or m"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{number}` is not a number"))?;
+    let seconds = match unit {
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        other => return Err(format!("unknown unit `{other}`: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|err| err.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    framechat::logger::init(cli.log_level);
+    let result = match cli.command {
+        Command::Serve(args) => task::block_on(serve(args)),
+        Command::Client(args) => task::block_on(run_client(args)),
+        Command::Demo => task::block_on(demo()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("framechat: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn serve(args: ServeArgs) -> Result<(), AnyError> {
+    let config = ServerConfig {
+        addr: args.addr,
+        limits: Limits::new(args.max_frame_len)?,
+        hub: HubConfig::new(args.max_connections, args.queue_frames, args.queue_bytes)?,
+        idle_timeout: args.idle_timeout,
+        frame_deadline: args.frame_deadline,
+        detect_window: args.detect_window,
+        write_timeout: args.write_timeout,
+        shutdown_grace: args.shutdown_grace,
+        metrics_interval: Some(args.metrics_interval).filter(|d| !d.is_zero()),
+    };
+    let server = Server::bind(config).await?;
+    let handle = server.handle();
+    // Ctrl-C / SIGTERM set a flag (async-signal-safe); a task turns it into a graceful shutdown.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    task::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            task::sleep(Duration::from_millis(50)).await;
+        }
+        handle.shutdown();
+    });
+    eprintln!(
+        "framechat: serving legacy and typed clients on {}",
+        server.local_addr()
+    );
+    let last = server.run().await?;
+    println!("{}", last.to_json_line(None));
+    Ok(())
+}
+
+async fn run_client(args: ClientArgs) -> Result<(), AnyError> {
+    let (mut reader, mut writer) =
+        client::connect(args.addr, args.profile.into(), Limits::default()).await?;
+    let printer = task::spawn(async move {
+        loop {
+            match reader.recv().await {
+                Ok(Some(frame)) => println!("{}", describe(&frame, UnixMicros::now())),
+                Ok(None) => break Ok::<(), AnyError>(()),
+                Err(err) => break Err(err.into()),
+            }
+        }
+    });
+    let stdin = async_std::io::stdin();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stdin.read_line(&mut line).await? == 0 {
+            break;
+        }
+        let text = line.trim_end_matches(['\r', '\n']);
+        writer.send_message(text, UnixMicros::now()).await?;
+    }
+    // End of input: a clean end of stream; the server closes after sending what is queued.
+    writer.close()?;
+    printer.await
+}
+
+async fn demo() -> Result<(), AnyError> {
+    let (logs, metrics) = framechat::demo::run().await?;
+    for log in &logs {
+        for line in &log.received {
+            println!("{} ({:?}) recv: {line}", log.name, log.profile);
+        }
+    }
+    println!("{}", metrics.to_json_line(None));
+    Ok(())
+}

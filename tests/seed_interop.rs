@@ -1,0 +1,90 @@
+//! framechat's legacy profile against the seed's own Python code (tests/seed/seed_chat.py): its
+//! client against our server, our client against its server (§3).
+#![cfg(feature = "cli")]
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_std::task;
+use framechat::server::{Server, ServerConfig};
+use framechat::{client, Frame, Limits, Profile, UnixMicros};
+
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed/seed_chat.py");
+
+#[test]
+fn the_seed_client_talks_to_the_framechat_server() {
+    task::block_on(async {
+        let config = ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_interval: None,
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(config).await.expect("bind");
+        let port = server.local_addr().port();
+        let handle = server.handle();
+        let running = task::spawn(server.run());
+        let output = task::spawn_blocking(move || {
+            Command::new("python3")
+                .args([SEED, "client", &port.to_string(), "a", "b", "c", "d"])
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("python3 runs the seed client")
+        })
+        .await;
+        assert!(output.status.success(), "the seed client failed");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "recv: echo: a\nrecv: echo: b\nrecv: echo: c\nrecv: echo: d\n"
+        );
+        handle.shutdown();
+        let metrics = running.await.expect("server ran");
+        assert_eq!(metrics.messages_total, 4);
+    });
+}
+
+#[test]
+fn the_framechat_client_talks_to_the_seed_server() {
+    // A free port for the seed server: bind, read the port, release.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut seed = Command::new("python3")
+        .args([SEED, "server", &port.to_string(), "30"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3 runs the seed server");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let result = task::block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (mut r1, mut w1) = loop {
+            match client::connect(addr, Profile::Legacy, Limits::default()).await {
+                Ok(halves) => break halves,
+                Err(_) if Instant::now() < deadline => task::sleep(Duration::from_millis(50)).await,
+                Err(err) => panic!("the seed server never listened: {err}"),
+            }
+        };
+        let (mut r2, _w2) = client::connect(addr, Profile::Legacy, Limits::default())
+            .await
+            .expect("second client");
+        // The seed server registers a client in its accept thread: give it a moment.
+        task::sleep(Duration::from_millis(200)).await;
+        w1.send_message("héllo", UnixMicros::UNKNOWN)
+            .await
+            .expect("send");
+        let wait = Duration::from_secs(10);
+        let echo = async_std::future::timeout(wait, r1.recv()).await;
+        let peer = async_std::future::timeout(wait, r2.recv()).await;
+        (echo, peer)
+    });
+    let _ = seed.kill();
+    let _ = seed.wait();
+    let (echo, peer) = result;
+    let text = |r: Result<Result<Option<Frame>, client::ClientError>, _>| match r {
+        Ok(Ok(Some(Frame::Text(text)))) => text,
+        other => panic!("expected a legacy text, got {other:?}"),
+    };
+    assert_eq!(text(echo), "echo: héllo");
+    assert_eq!(text(peer), "peer: héllo");
+}

@@ -1,0 +1,682 @@
+//! The server over real loopback sockets (spec §8). Every wait is bounded; ports come from the OS.
+#![cfg(feature = "cli")]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream as StdTcpStream};
+use std::time::{Duration, Instant};
+
+use async_std::task;
+use framechat::client::{self, ClientReader, ClientWriter};
+use framechat::hub::HubConfig;
+use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot};
+use framechat::wire::PREFACE;
+use framechat::{ErrorCode, Frame, Limits, Profile, UnixMicros};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_interval: None,
+        detect_window: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(2),
+        ..ServerConfig::default()
+    }
+}
+
+struct Running {
+    handle: ServerHandle,
+    task: task::JoinHandle<std::io::Result<Snapshot>>,
+}
+
+impl Running {
+    fn addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+
+    async fn stop(self) -> Snapshot {
+        self.handle.shutdown();
+        async_std::future::timeout(WAIT, self.task)
+            .await
+            .expect("shutdown finishes within the wait")
+            .expect("server ran without an I/O error")
+    }
+}
+
+async fn start(config: ServerConfig) -> Running {
+    let server = Server::bind(config).await.expect("bind to a free port");
+    let handle = server.handle();
+    Running {
+        handle,
+        task: task::spawn(server.run()),
+    }
+}
+
+async fn connect(addr: SocketAddr, profile: Profile) -> (ClientReader, ClientWriter) {
+    client::connect(addr, profile, Limits::default())
+        .await
+        .expect("connect to the test server")
+}
+
+async fn recv(reader: &mut ClientReader) -> Frame {
+    async_std::future::timeout(WAIT, reader.recv())
+        .await
+        .expect("a frame within the wait")
+        .expect("a well-formed frame")
+        .expect("not the end of the stream")
+}
+
+/// Receives until the stream ends (or fails), bounded by the wait; returns the frames.
+async fn recv_to_end(reader: &mut ClientReader) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        match async_std::future::timeout(WAIT, reader.recv()).await {
+            Ok(Ok(Some(frame))) => frames.push(frame),
+            _ => break,
+        }
+    }
+    frames
+}
+
+/// A typed client's first frame is WELCOME (§8.3); returns its peer id.
+async fn welcome(reader: &mut ClientReader) -> u64 {
+    match recv(reader).await {
+        Frame::Welcome {
+            peer_id,
+            max_frame_len,
+        } => {
+            assert_eq!(max_frame_len, Limits::default().max_frame_len());
+            peer_id
+        }
+        other => panic!("expected WELCOME first, got {other:?}"),
+    }
+}
+
+fn text(frame: &Frame) -> &str {
+    frame.text().unwrap_or_default()
+}
+
+/// Waits until the server's metrics satisfy `ready`, bounded.
+async fn metrics_until(handle: &ServerHandle, ready: impl Fn(&Snapshot) -> bool) -> Snapshot {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = handle.metrics();
+        if ready(&now) || Instant::now() > deadline {
+            return now;
+        }
+        task::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+fn legacy_clients_get_echo_and_peer_texts() {
+    // §3.2, FC-28
+    task::block_on(async {
+        let server = start(config()).await;
+        let (mut r1, mut w1) = connect(server.addr(), Profile::Legacy).await;
+        let (mut r2, mut w2) = connect(server.addr(), Profile::Legacy).await;
+        w1.send_message("hello", UnixMicros::UNKNOWN)
+            .await
+            .expect("send");
+        assert_eq!(recv(&mut r1).await, Frame::Text("echo: hello".into()));
+        assert_eq!(recv(&mut r2).await, Frame::Text("peer: hello".into()));
+        w2.send_message("", UnixMicros::UNKNOWN)
+            .await
+            .expect("send");
+        assert_eq!(recv(&mut r2).await, Frame::Text("echo: ".into()));
+        assert_eq!(recv(&mut r1).await, Frame::Text("peer: ".into()));
+        let metrics = server.stop().await;
+        assert_eq!(metrics.messages_total, 2);
+    });
+}
+
+#[test]
+fn typed_clients_get_welcome_echo_and_broadcast_with_timestamps() {
+    // §4.4, §4.5, §8.3, FC-28
+    task::block_on(async {
+        let server = start(config()).await;
+        let (mut r1, mut w1) = connect(server.addr(), Profile::Typed).await;
+        let (mut r2, _w2) = connect(server.addr(), Profile::Typed).await;
+        let id1 = welcome(&mut r1).await;
+        let id2 = welcome(&mut r2).await;
+        assert_ne!(id1, id2);
+        let sent_at = UnixMicros::now();
+        w1.send_message("hi", sent_at).await.expect("send");
+        match recv(&mut r1).await {
+            Frame::Echo {
+                sent_at: echoed,
+                relayed_at,
+                text,
+            } => {
+                assert_eq!((echoed, text.as_str()), (sent_at, "hi"));
+                assert!(relayed_at >= sent_at, "relayed_at is the server's clock");
+            }
+            other => panic!("expected ECHO, got {other:?}"),
+        }
+        match recv(&mut r2).await {
+            Frame::Broadcast {
+                from,
+                sent_at: stamped,
+                text,
+                ..
+            } => assert_eq!((from, stamped, text.as_str()), (id1, sent_at, "hi")),
+            other => panic!("expected BROADCAST, got {other:?}"),
+        }
+        server.stop().await;
+    });
+}
+
+#[test]
+fn legacy_and_typed_clients_share_one_room() {
+    // §3.2, §5: the server converts between profiles.
+    task::block_on(async {
+        let server = start(config()).await;
+        let (mut legacy_r, mut legacy_w) = connect(server.addr(), Profile::Legacy).await;
+        let (mut typed_r, mut typed_w) = connect(server.addr(), Profile::Typed).await;
+        let typed_id = welcome(&mut typed_r).await;
+        legacy_w
+            .send_message("from legacy", UnixMicros::UNKNOWN)
+            .await
+            .expect("send");
+        assert_eq!(text(&recv(&mut legacy_r).await), "echo: from legacy");
+        match recv(&mut typed_r).await {
+            Frame::Broadcast { sent_at, text, .. } => {
+                assert_eq!(text, "from legacy");
+                // §4.5: a legacy message's send time is the server's receive time.
+                assert_ne!(sent_at, UnixMicros::UNKNOWN);
+            }
+            other => panic!("expected BROADCAST, got {other:?}"),
+        }
+        typed_w
+            .send_message("from typed", UnixMicros::now())
+            .await
+            .expect("send");
+        assert!(matches!(recv(&mut typed_r).await, Frame::Echo { .. }));
+        assert_eq!(text(&recv(&mut legacy_r).await), "peer: from typed");
+        let _ = typed_id;
+        server.stop().await;
+    });
+}
+
+/// The seed's own framing, written from its text: `struct.pack('!I', len) + utf8`, blocking std.
+fn seed_send(sock: &mut StdTcpStream, text: &str) {
+    let mut frame = (text.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(text.as_bytes());
+    sock.write_all(&frame).expect("seed send");
+}
+
+fn seed_recv(sock: &mut StdTcpStream) -> String {
+    let mut header = [0u8; 4];
+    sock.read_exact(&mut header).expect("seed header");
+    let mut data = vec![0u8; u32::from_be_bytes(header) as usize];
+    sock.read_exact(&mut data).expect("seed payload");
+    String::from_utf8(data).expect("seed text")
+}
+
+#[test]
+fn a_client_written_to_the_seed_framing_only_interoperates() {
+    // §3: byte for byte the seed's format.
+    task::block_on(async {
+        let server = start(config()).await;
+        let addr = server.addr();
+        let received = task::spawn_blocking(move || {
+            let mut a = StdTcpStream::connect(addr).expect("connect");
+            let mut b = StdTcpStream::connect(addr).expect("connect");
+            for sock in [&mut a, &mut b] {
+                sock.set_read_timeout(Some(WAIT)).expect("timeout");
+            }
+            let mut seen = Vec::new();
+            for message in ["a", "b", "c", "d"] {
+                seed_send(&mut a, message);
+                seen.push(seed_recv(&mut a));
+                seen.push(seed_recv(&mut b));
+            }
+            seen
+        })
+        .await;
+        assert_eq!(
+            received,
+            [
+                "echo: a", "peer: a", "echo: b", "peer: b", "echo: c", "peer: c", "echo: d",
+                "peer: d"
+            ]
+        );
+        server.stop().await;
+    });
+}
+
+#[test]
+fn byte_by_byte_and_coalesced_writes_give_the_same_messages() {
+    // FC-18 end to end: the server's decoder sees whatever cut TCP and the client make.
+    task::block_on(async {
+        let server = start(config()).await;
+        let (mut listener_r, _listener_w) = connect(server.addr(), Profile::Typed).await;
+        welcome(&mut listener_r).await;
+        let addr = server.addr();
+        task::spawn_blocking(move || {
+            let mut stream = StdTcpStream::connect(addr).expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let mut bytes = PREFACE.to_vec();
+            let mut encoder = framechat::Encoder::client(Profile::Typed, Limits::default());
+            let _ = encoder.write_preface(&mut Vec::new());
+            for message in ["one", "two", "three"] {
+                encoder
+                    .encode(
+                        Frame::Chat {
+                            sent_at: UnixMicros(1),
+                            text: message,
+                        },
+                        &mut bytes,
+                    )
+                    .expect("encode");
+            }
+            // The preface and first frame one byte per write, the rest in one write.
+            let cut = PREFACE.len() + 5 + 8 + 3;
+            for byte in &bytes[..cut] {
+                stream.write_all(&[*byte]).expect("write a byte");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            stream.write_all(&bytes[cut..]).expect("write the rest");
+            // Keep the connection open until the broadcasts are out.
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        let texts: Vec<String> = [
+            recv(&mut listener_r).await,
+            recv(&mut listener_r).await,
+            recv(&mut listener_r).await,
+        ]
+        .iter()
+        .map(|f| text(f).to_string())
+        .collect();
+        assert_eq!(texts, ["one", "two", "three"]);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn ping_is_answered_with_pong() {
+    // §8.4
+    task::block_on(async {
+        let server = start(config()).await;
+        let (mut r, mut w) = connect(server.addr(), Profile::Typed).await;
+        welcome(&mut r).await;
+        w.queue(Frame::Ping { nonce: 0xfeed }).expect("encode");
+        w.flush().await.expect("send");
+        assert_eq!(recv(&mut r).await, Frame::Pong { nonce: 0xfeed });
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_silent_client_is_in_the_room_and_becomes_legacy() {
+    // FC-26, FC-27: joined at accept; legacy once the detection window passes without a byte.
+    task::block_on(async {
+        let server = start(config()).await;
+        let addr = server.addr();
+        let silent = task::spawn_blocking(move || {
+            let mut sock = StdTcpStream::connect(addr).expect("connect");
+            sock.set_read_timeout(Some(WAIT)).expect("timeout");
+            (seed_recv(&mut sock), seed_recv(&mut sock))
+        });
+        // Let the silent client be accepted before the talker speaks.
+        metrics_until(&server.handle, |m| m.connections_open >= 1).await;
+        let (mut r, mut w) = connect(server.addr(), Profile::Typed).await;
+        welcome(&mut r).await;
+        w.send_message("first", UnixMicros::now())
+            .await
+            .expect("send");
+        w.send_message("second", UnixMicros::now())
+            .await
+            .expect("send");
+        let (first, second) = silent.await;
+        assert_eq!(
+            (first.as_str(), second.as_str()),
+            ("peer: first", "peer: second")
+        );
+        server.stop().await;
+    });
+}
+
+#[test]
+fn messages_queued_before_the_profile_is_known_are_encoded_in_the_decided_profile() {
+    // FC-27: a typed client that connects, stays quiet briefly (within the window), then sends its
+    // preface gets WELCOME and then the broadcasts queued meanwhile, all typed.
+    task::block_on(async {
+        let mut cfg = config();
+        cfg.detect_window = Duration::from_secs(5);
+        let server = start(cfg).await;
+        let addr = server.addr();
+        let mut late = async_std::net::TcpStream::connect(addr)
+            .await
+            .expect("connect");
+        metrics_until(&server.handle, |m| m.connections_open >= 1).await;
+        let (mut r, mut w) = connect(addr, Profile::Typed).await;
+        welcome(&mut r).await;
+        w.send_message("early", UnixMicros::now())
+            .await
+            .expect("send");
+        metrics_until(&server.handle, |m| m.messages_total >= 1).await;
+        use async_std::io::prelude::WriteExt;
+        late.write_all(PREFACE).await.expect("preface");
+        let mut late_r = LateReader::new(late.clone());
+        let first = late_r.next().await;
+        assert!(matches!(first, Frame::Welcome { .. }), "got {first:?}");
+        let second = late_r.next().await;
+        assert!(
+            matches!(&second, Frame::Broadcast { text, .. } if text == "early"),
+            "got {second:?}"
+        );
+        server.stop().await;
+    });
+}
+
+/// A typed reader over a raw stream whose preface the test wrote itself.
+struct LateReader {
+    stream: async_std::net::TcpStream,
+    decoder: framechat::Decoder,
+    pending: std::collections::VecDeque<Frame>,
+}
+
+impl LateReader {
+    fn new(stream: async_std::net::TcpStream) -> Self {
+        LateReader {
+            stream,
+            decoder: framechat::Decoder::client(Profile::Typed, Limits::default()),
+            pending: Default::default(),
+        }
+    }
+
+    async fn next(&mut self) -> Frame {
+        use async_std::io::prelude::ReadExt;
+        let mut buf = [0u8; 4096];
+        let deadline = Instant::now() + WAIT;
+        while self.pending.is_empty() && Instant::now() < deadline {
+            let n = async_std::io::timeout(WAIT, self.stream.read(&mut buf))
+                .await
+                .expect("read");
+            assert!(n > 0, "stream ended early");
+            let pending = &mut self.pending;
+            self.decoder
+                .decode_each(&buf[..n], |f| pending.push_back(f.into_owned()))
+                .expect("valid frames");
+        }
+        self.pending.pop_front().expect("a frame within the wait")
+    }
+}
+
+/// Healthy clients chat through `bad`, then must have lost nothing.
+async fn healthy_clients_survive(server: &Running, bad: impl std::future::Future<Output = ()>) {
+    let (mut r1, mut w1) = connect(server.addr(), Profile::Typed).await;
+    let (mut r2, mut w2) = connect(server.addr(), Profile::Legacy).await;
+    welcome(&mut r1).await;
+    w1.send_message("before", UnixMicros::now())
+        .await
+        .expect("send");
+    bad.await;
+    w2.send_message("after", UnixMicros::now())
+        .await
+        .expect("send");
+    let mut typed_texts = Vec::new();
+    for _ in 0..2 {
+        typed_texts.push(text(&recv(&mut r1).await).to_string());
+    }
+    let mut legacy_texts = Vec::new();
+    for _ in 0..2 {
+        legacy_texts.push(text(&recv(&mut r2).await).to_string());
+    }
+    assert_eq!(typed_texts, ["before", "after"]);
+    assert_eq!(legacy_texts, ["peer: before", "echo: after"]);
+}
+
+/// Sends `bytes` on a raw connection and returns everything the server sent back before closing.
+async fn hostile(addr: SocketAddr, bytes: Vec<u8>) -> Vec<u8> {
+    task::spawn_blocking(move || {
+        let mut sock = StdTcpStream::connect(addr).expect("connect");
+        sock.set_read_timeout(Some(WAIT)).expect("timeout");
+        sock.write_all(&bytes).expect("send hostile bytes");
+        let mut back = Vec::new();
+        let _ = sock.read_to_end(&mut back);
+        back
+    })
+    .await
+}
+
+/// The typed frames in `bytes` as a client decodes them.
+fn typed_frames(bytes: &[u8]) -> Vec<Frame> {
+    let mut decoder = framechat::Decoder::client(Profile::Typed, Limits::default());
+    let mut frames = Vec::new();
+    decoder
+        .decode_each(bytes, |f| frames.push(f.into_owned()))
+        .expect("the server sends valid frames");
+    frames
+}
+
+fn last_error_code(bytes: &[u8]) -> Option<ErrorCode> {
+    match typed_frames(bytes).last() {
+        Some(Frame::Error { code, .. }) => Some(*code),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_declared_4_gib_length_is_refused_and_others_carry_on() {
+    // FC-14, FC-30
+    task::block_on(async {
+        let server = start(config()).await;
+        let addr = server.addr();
+        let mut typed_bomb = PREFACE.to_vec();
+        typed_bomb.extend_from_slice(&[0xb0, 0xff, 0xff, 0xff, 0xff]);
+        let mut typed_back = Vec::new();
+        let mut legacy_back = vec![1];
+        healthy_clients_survive(&server, async {
+            typed_back = hostile(addr, typed_bomb).await;
+            legacy_back = hostile(addr, vec![0x7f, 0xff, 0xff, 0xff, b'x']).await;
+        })
+        .await;
+        assert_eq!(
+            last_error_code(&typed_back),
+            Some(ErrorCode::FRAME_TOO_LARGE)
+        );
+        assert!(
+            legacy_back.is_empty(),
+            "legacy has no error frame: just a close"
+        );
+        let metrics = metrics_until(&server.handle, |m| m.protocol_errors >= 2).await;
+        assert_eq!(metrics.protocol_errors, 2);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn invalid_utf8_bad_preface_and_malformed_frames_close_only_the_offender() {
+    // FC-4, FC-6, FC-7, FC-17, FC-30
+    task::block_on(async {
+        let server = start(config()).await;
+        let addr = server.addr();
+        let mut bad_utf8 = PREFACE.to_vec();
+        bad_utf8.extend_from_slice(&[0x81, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1, 0xc3, 0x28]);
+        let mut bad_length = PREFACE.to_vec();
+        bad_length.extend_from_slice(&[0x84, 0, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7]);
+        let bad_preface = b"\xffFCHAT/2\r\n".to_vec();
+        let mut wrong_direction = PREFACE.to_vec();
+        wrong_direction.extend_from_slice(&[0x82, 0, 0, 0, 16]);
+        let mut codes = Vec::new();
+        healthy_clients_survive(&server, async {
+            for bytes in [bad_utf8, bad_length, bad_preface, wrong_direction] {
+                codes.push(last_error_code(&hostile(addr, bytes).await));
+            }
+        })
+        .await;
+        assert_eq!(
+            codes,
+            [
+                Some(ErrorCode::INVALID_UTF8),
+                Some(ErrorCode::PROTOCOL_ERROR),
+                Some(ErrorCode::BAD_PREFACE),
+                Some(ErrorCode::PROTOCOL_ERROR),
+            ]
+        );
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_stalled_header_is_closed_by_the_frame_deadline() {
+    // FC-32 (slowloris)
+    task::block_on(async {
+        let mut cfg = config();
+        cfg.frame_deadline = Duration::from_millis(200);
+        let server = start(cfg).await;
+        let addr = server.addr();
+        let mut stalled = PREFACE.to_vec();
+        stalled.extend_from_slice(&[0x81, 0, 0]);
+        let started = Instant::now();
+        let mut back = Vec::new();
+        healthy_clients_survive(&server, async {
+            back = hostile(addr, stalled).await;
+        })
+        .await;
+        assert_eq!(last_error_code(&back), Some(ErrorCode::TIMEOUT));
+        assert!(
+            started.elapsed() < WAIT,
+            "closed by the deadline, not the test's wait"
+        );
+        let metrics = metrics_until(&server.handle, |m| m.timeouts >= 1).await;
+        assert_eq!(metrics.timeouts, 1);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn an_idle_connection_is_closed_by_the_idle_timeout() {
+    // FC-32
+    task::block_on(async {
+        let mut cfg = config();
+        cfg.idle_timeout = Duration::from_millis(200);
+        let server = start(cfg).await;
+        let (mut r, _w) = connect(server.addr(), Profile::Typed).await;
+        welcome(&mut r).await;
+        let frames = recv_to_end(&mut r).await;
+        assert!(
+            matches!(frames.last(), Some(Frame::Error { code, .. }) if *code == ErrorCode::TIMEOUT),
+            "got {frames:?}"
+        );
+        server.stop().await;
+    });
+}
+
+#[test]
+fn connections_past_the_limit_get_server_full_and_never_join() {
+    // FC-31
+    task::block_on(async {
+        let mut cfg = config();
+        cfg.hub = HubConfig::new(2, 1024, 1 << 20).expect("valid hub config");
+        let server = start(cfg).await;
+        let (mut r1, mut w1) = connect(server.addr(), Profile::Typed).await;
+        let (mut r2, _w2) = connect(server.addr(), Profile::Typed).await;
+        welcome(&mut r1).await;
+        welcome(&mut r2).await;
+        let (mut r3, _w3) = connect(server.addr(), Profile::Typed).await;
+        let frames = recv_to_end(&mut r3).await;
+        assert!(
+            matches!(frames.as_slice(), [Frame::Error { code, .. }] if *code == ErrorCode::SERVER_FULL),
+            "got {frames:?}"
+        );
+        w1.send_message("still here", UnixMicros::now())
+            .await
+            .expect("send");
+        assert_eq!(text(&recv(&mut r2).await), "still here");
+        let metrics = server.stop().await;
+        assert_eq!(metrics.connections_refused, 1);
+        assert_eq!(metrics.connections_total, 2);
+    });
+}
+
+#[test]
+fn a_client_that_never_reads_is_disconnected_and_the_others_lose_nothing() {
+    // FC-29: bounded queue, slow consumer closed and counted, healthy peers get everything.
+    task::block_on(async {
+        let mut cfg = config();
+        cfg.hub = HubConfig::new(64, 256, 64 * 1024).expect("valid hub config");
+        cfg.write_timeout = Duration::from_millis(500);
+        let server = start(cfg).await;
+        let addr = server.addr();
+        // The slow client sends its preface, then never reads.
+        let mut slow = StdTcpStream::connect(addr).expect("connect");
+        slow.write_all(PREFACE).expect("preface");
+        let (mut healthy_r, _healthy_w) = connect(addr, Profile::Typed).await;
+        welcome(&mut healthy_r).await;
+        let (mut sender_r, mut sender_w) = connect(addr, Profile::Typed).await;
+        welcome(&mut sender_r).await;
+        // 16 MiB in all: more than the kernel's socket buffers can hide from the server.
+        const MESSAGES: usize = 4_000;
+        let text = "x".repeat(4096);
+        // Both healthy peers read concurrently with the sending, as healthy peers do.
+        let echo_reader = task::spawn(async move {
+            let mut echoes = 0;
+            while echoes < MESSAGES {
+                if let Frame::Echo { .. } = recv(&mut sender_r).await {
+                    echoes += 1;
+                }
+            }
+            echoes
+        });
+        let broadcast_reader = task::spawn(async move {
+            let mut received = 0;
+            while received < MESSAGES {
+                match recv(&mut healthy_r).await {
+                    Frame::Broadcast { .. } => received += 1,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            received
+        });
+        for _ in 0..MESSAGES {
+            sender_w
+                .send_message(&text, UnixMicros::now())
+                .await
+                .expect("send");
+        }
+        assert_eq!(broadcast_reader.await, MESSAGES);
+        assert_eq!(echo_reader.await, MESSAGES);
+        let metrics = metrics_until(&server.handle, |m| m.slow_consumers >= 1).await;
+        assert_eq!(metrics.slow_consumers, 1);
+        drop(slow);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn shutdown_delivers_what_is_queued_then_going_away() {
+    // FC-33
+    task::block_on(async {
+        let server = start(config()).await;
+        let (mut r1, mut w1) = connect(server.addr(), Profile::Typed).await;
+        let (mut r2, _w2) = connect(server.addr(), Profile::Typed).await;
+        welcome(&mut r1).await;
+        welcome(&mut r2).await;
+        for i in 0..100 {
+            w1.queue_message(&format!("m{i}"), UnixMicros::now())
+                .expect("encode");
+        }
+        w1.flush().await.expect("send");
+        metrics_until(&server.handle, |m| m.messages_total >= 100).await;
+        let handle = server.handle.clone();
+        let stopping = task::spawn(server.stop());
+        let frames = recv_to_end(&mut r2).await;
+        let (last, broadcasts) = frames.split_last().expect("some frames");
+        assert_eq!(broadcasts.len(), 100);
+        assert!(broadcasts
+            .iter()
+            .enumerate()
+            .all(|(i, f)| text(f) == format!("m{i}")));
+        assert!(
+            matches!(last, Frame::Error { code, .. } if *code == ErrorCode::GOING_AWAY),
+            "got {last:?}"
+        );
+        let metrics = stopping.await;
+        assert_eq!(metrics.messages_total, 100);
+        assert_eq!(handle.metrics().connections_open, 0);
+    });
+}
