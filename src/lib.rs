@@ -111,7 +111,11 @@ mod decoder;
 mod encoder;
 mod error;
 mod frame;
+#[cfg(feature = "hub")]
+pub mod hub;
 mod limits;
+#[cfg(feature = "hub")]
+mod sync;
 pub mod wire;
 
 #[cfg(feature = "cli")]

@@ -74,6 +74,11 @@ pub enum ConfigError {
         /// The largest allowed.
         max: u32,
     },
+    /// A count limit that must be at least 1 was 0 (for instance a hub's `max_peers`).
+    ZeroLimit {
+        /// The name of the refused parameter, as the constructor spells it.
+        name: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -87,6 +92,7 @@ impl fmt::Display for ConfigError {
                 f,
                 "max frame length {requested} is outside the allowed range {min}..={max}"
             ),
+            ConfigError::ZeroLimit { name } => write!(f, "{name} must be at least 1, not 0"),
         }
     }
 }

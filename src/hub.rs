@@ -1,0 +1,873 @@
+//! The broadcast hub: the room's registry of peers and their bounded outbound queues (§8.1, §8.4,
+//! §8.5, §8.8).
+//!
+//! The hub is the server's one piece of shared state. It is plain synchronous code over
+//! `std::sync` (or loom's doubles under `--cfg framechat_loom`), with no async runtime: the server's
+//! tasks call into it, and `tests/loom.rs` explores the interleavings of those calls.
+//!
+//! ```text
+//!   reader tasks                       Hub                                 writer tasks
+//!                       +--------------------------------------+
+//!   relay(a, echo, m) ->| registry: Mutex<                     |
+//!   send(b, pong)     ->|   Arc<[Arc<Outbox>]> sorted by id,   |
+//!   join() / leave(b) ->|   copied on every join and leave >   |
+//!                       +------+---------------+---------------+
+//!                              |               |
+//!                       +------v------+ +------v------+
+//!                       | Outbox a    | | Outbox b    |  each: Mutex<queue, counters, waker>,
+//!                       | <= F frames | | <= F frames |  bounded in frames and bytes
+//!                       | <= B bytes  | | <= B bytes  |
+//!                       +------+------+ +------+------+
+//!                              |               |
+//!                              +---------------+------------------> poll_drain(cx, &mut out)
+//! ```
+//!
+//! # How it is used
+//!
+//! 1. On accept, the server calls [`Hub::join`] (FC-26) and gives the returned [`Outbox`] to the
+//!    connection's writer task. [`JoinError::Full`] is the connection limit of FC-31.
+//! 2. The reader task calls [`Hub::relay`] for each message (FC-28) and [`Hub::send`] for a direct
+//!    answer (a WELCOME, a PONG). Neither ever waits for a queue to have room (FC-29).
+//! 3. The writer task calls [`Outbox::poll_drain`] and writes what it got. When it gets
+//!    [`Drain::Closed`], everything that was queued has been handed over; for
+//!    [`CloseReason::SlowConsumer`] it sends ERROR SLOW_CONSUMER (the one frame that bypasses the
+//!    bound, FC-29), for [`CloseReason::Shutdown`] ERROR GOING_AWAY (FC-33), then closes.
+//! 4. When the connection ends, the server calls [`Hub::leave`] (idempotent).
+//! 5. On shutdown, [`Hub::shutdown`] refuses joins and closes every outbox; writers drain what is
+//!    queued.
+//!
+//! ```
+//! use framechat::hub::{CloseReason, Drain, Hub, HubConfig};
+//!
+//! let hub: Hub<String> = Hub::new(HubConfig::default());
+//! let (alice, alice_out) = hub.join()?;
+//! let (bob, bob_out) = hub.join()?;
+//!
+//! let relayed = hub.relay(alice, "echo: hi".to_string(), "alice: hi".to_string());
+//! assert_eq!((relayed.recipients, relayed.slow_consumers), (2, 0));
+//!
+//! let mut out = Vec::new();
+//! assert_eq!(bob_out.try_drain(&mut out), Drain::Messages);
+//! assert_eq!(out, ["alice: hi"]);
+//! assert_eq!(alice_out.queued(), (1, "echo: hi".len()));
+//!
+//! hub.leave(bob);
+//! assert_eq!(bob_out.try_drain(&mut out), Drain::Closed(CloseReason::Left));
+//! assert!(!hub.send(bob, "too late".to_string()));
+//! # Ok::<(), framechat::hub::JoinError>(())
+//! ```
+//!
+//! # Guarantees
+//!
+//! Each is checked by a loom model in `tests/loom.rs` and on threads in `tests/hub.rs`.
+//!
+//! - **Exactly once** (FC-28): a peer registered for the whole of a relay gets that relay's message
+//!   once: `echo` if it is the sender, `others` otherwise.
+//! - **Whole or nothing for joiners**: a relay works on the registry as it was at one instant, so a
+//!   peer joining during a relay gets all of it or none of it, and every relay that starts after
+//!   [`Hub::join`] returns.
+//! - **Per-sender order** (FC-28): relays from one sender, called one after the other, reach every
+//!   receiver in that order. Relays from different senders may interleave.
+//! - **Nothing after leave**: once [`Hub::leave`] (or [`Hub::shutdown`]) has returned, nothing more is
+//!   ever added to that outbox.
+//! - **Bounded, never blocking** (FC-29): a message that would take a queue past its frame or byte
+//!   bound is dropped for that peer only; that peer's outbox is closed as a slow consumer and it
+//!   leaves the room. The relay goes on to the other peers, who lose nothing.
+//! - **No lost wakeup**: a writer that got [`Poll::Pending`] is woken by the next message or close.
+//! - **Accounting**: for every outbox, at every instant,
+//!   `delivered + dropped + queued = offered` ([`Outbox::offered`] and friends). For the whole hub,
+//!   once no call is in flight, `offered = delivered + dropped + queued + discarded` ([`HubStats`]).
+//!
+//! # Locks
+//!
+//! There are two kinds of lock: the registry's, and one per outbox. A relay holds the registry lock
+//! only to clone an `Arc` of the current list of peers, then locks each outbox in turn for one push.
+//! Joins and leaves copy the list (O(peers), at connection rate, not message rate). Only
+//! [`Hub::leave`] and [`Hub::shutdown`] hold an outbox lock inside the registry lock (registry first,
+//! always), to close it; nothing ever waits for the registry while holding an outbox. No code of the
+//! caller (cloning, weighing or dropping a message, waking a waker) runs under either lock.
+
+use std::fmt;
+use std::mem;
+use std::task::{Context, Poll, Waker};
+
+use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::ConfigError;
+
+/// A peer's identity in one hub: 1 for the first peer to join, then 2, 3, ...; never reused.
+pub type PeerId = u64;
+
+/// How much of a queue's byte bound ([`HubConfig::max_queue_bytes`]) a message takes.
+///
+/// For an encoded frame this is its length on the wire. It must not change while the message is
+/// queued (it is asked once per relay, before any lock is taken).
+pub trait Weight {
+    /// The message's size in bytes.
+    fn weight(&self) -> usize;
+}
+
+impl Weight for [u8] {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Weight for str {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Weight for Vec<u8> {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Weight for String {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<T: Weight + ?Sized> Weight for Box<T> {
+    fn weight(&self) -> usize {
+        (**self).weight()
+    }
+}
+
+/// Shared, cheaply cloned messages: the usual way to fan one encoded frame out to many peers.
+impl<T: Weight + ?Sized> Weight for std::sync::Arc<T> {
+    fn weight(&self) -> usize {
+        (**self).weight()
+    }
+}
+
+/// The hub's bounds, validated when built.
+///
+/// ```
+/// use framechat::hub::HubConfig;
+/// use framechat::ConfigError;
+///
+/// let config = HubConfig::default();
+/// assert_eq!(config.max_peers(), 1024);
+/// assert_eq!(config.max_queue_frames(), 4096);
+/// assert_eq!(config.max_queue_bytes(), 8 << 20);
+///
+/// let small = HubConfig::new(50, 64, 64 << 10)?;
+/// assert_eq!(small.max_queue_bytes(), 65_536);
+/// assert_eq!(
+///     HubConfig::new(50, 0, 1024),
+///     Err(ConfigError::ZeroLimit { name: "max_queue_frames" })
+/// );
+/// # Ok::<(), ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HubConfig {
+    /// Invariant: `>= 1`. Peers in the room at once (FC-31).
+    max_peers: usize,
+    /// Invariant: `>= 1`. Messages one outbox may hold (FC-29).
+    max_queue_frames: usize,
+    /// Invariant: `>= 1`. Sum of the [`Weight`]s one outbox may hold (FC-29).
+    max_queue_bytes: usize,
+}
+
+impl HubConfig {
+    /// Default connection limit: 1024 peers.
+    pub const DEFAULT_MAX_PEERS: usize = 1024;
+    /// Default frame bound of each outbox: 4096 messages.
+    pub const DEFAULT_MAX_QUEUE_FRAMES: usize = 4096;
+    /// Default byte bound of each outbox: 8 MiB, eight frames of the default 1 MiB limit.
+    pub const DEFAULT_MAX_QUEUE_BYTES: usize = 8 << 20;
+
+    /// A configuration with these bounds; each must be at least 1.
+    ///
+    /// `max_queue_bytes` should be at least the weight of the largest message the server relays:
+    /// a message heavier than the whole bound can never be queued, so it makes every recipient a
+    /// slow consumer.
+    pub const fn new(
+        max_peers: usize,
+        max_queue_frames: usize,
+        max_queue_bytes: usize,
+    ) -> Result<HubConfig, ConfigError> {
+        if max_peers == 0 {
+            return Err(ConfigError::ZeroLimit { name: "max_peers" });
+        }
+        if max_queue_frames == 0 {
+            return Err(ConfigError::ZeroLimit {
+                name: "max_queue_frames",
+            });
+        }
+        if max_queue_bytes == 0 {
+            return Err(ConfigError::ZeroLimit {
+                name: "max_queue_bytes",
+            });
+        }
+        Ok(HubConfig {
+            max_peers,
+            max_queue_frames,
+            max_queue_bytes,
+        })
+    }
+
+    /// Peers in the room at once; [`Hub::join`] refuses the next one.
+    pub const fn max_peers(&self) -> usize {
+        self.max_peers
+    }
+
+    /// Messages one outbox may hold.
+    pub const fn max_queue_frames(&self) -> usize {
+        self.max_queue_frames
+    }
+
+    /// Sum of the [`Weight`]s one outbox may hold.
+    pub const fn max_queue_bytes(&self) -> usize {
+        self.max_queue_bytes
+    }
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            max_peers: Self::DEFAULT_MAX_PEERS,
+            max_queue_frames: Self::DEFAULT_MAX_QUEUE_FRAMES,
+            max_queue_bytes: Self::DEFAULT_MAX_QUEUE_BYTES,
+        }
+    }
+}
+
+/// Why [`Hub::join`] refused a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The room holds [`HubConfig::max_peers`] peers already (FC-31).
+    Full {
+        /// The limit that was reached.
+        max_peers: usize,
+    },
+    /// [`Hub::shutdown`] was called (FC-33).
+    ShuttingDown,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Full { max_peers } => write!(f, "the room is full ({max_peers} peers)"),
+            JoinError::ShuttingDown => f.write_str("the server is shutting down"),
+        }
+    }
+}
+
+impl core::error::Error for JoinError {}
+
+/// Why an outbox was closed. The first reason sticks: closing a closed outbox changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// [`Hub::leave`]: the connection ended.
+    Left,
+    /// A message did not fit in the queue (FC-29): the writer sends ERROR SLOW_CONSUMER after what
+    /// is queued.
+    SlowConsumer,
+    /// [`Hub::shutdown`] (FC-33): the writer sends ERROR GOING_AWAY after what is queued.
+    Shutdown,
+}
+
+/// What a drain of an [`Outbox`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Drain {
+    /// At least one message was moved out. The outbox may be closed too: drain again to learn it.
+    Messages,
+    /// Open and empty ([`Outbox::try_drain`] only; [`Outbox::poll_drain`] returns `Pending`).
+    Empty,
+    /// Closed and empty: nothing will ever be added again.
+    Closed(CloseReason),
+}
+
+/// What one [`Hub::relay`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Relayed {
+    /// Peers that had the message queued (the sender's echo included).
+    pub recipients: usize,
+    /// Peers whose queue it did not fit: it was dropped for them, and this relay closed them as slow
+    /// consumers and removed them from the room.
+    pub slow_consumers: usize,
+}
+
+/// A snapshot of the hub's counters. Every counter only grows, except `peers`.
+///
+/// The message counters are exact once no call is in flight; during calls they may lag one another
+/// (a relay adds to `offered` when it is done, a drain adds to `delivered` at once).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Peers in the room now.
+    pub peers: usize,
+    /// Successful [`Hub::join`]s.
+    pub joined: u64,
+    /// [`Hub::join`]s refused with [`JoinError::Full`].
+    pub refused_full: u64,
+    /// Peers removed by [`Hub::leave`] (not counting slow consumers and shutdown).
+    pub left: u64,
+    /// Outboxes closed as slow consumers (FC-29).
+    pub slow_consumers: u64,
+    /// Messages offered to peers: each relay counts once per open outbox it reached, each
+    /// successful or overflowing [`Hub::send`] once.
+    pub offered: u64,
+    /// Messages moved out of outboxes by [`Outbox::poll_drain`] and [`Outbox::try_drain`].
+    pub delivered: u64,
+    /// Messages dropped because they did not fit (one per slow consumer).
+    pub dropped: u64,
+    /// Messages still queued in an outbox when its last `Arc` was dropped.
+    pub discarded: u64,
+}
+
+impl HubStats {
+    /// Messages queued in live outboxes: `offered - delivered - dropped - discarded`.
+    ///
+    /// Exact when no call is in flight; tests check it against the sum of [`Outbox::queued`].
+    pub fn queued(&self) -> u64 {
+        self.offered
+            .saturating_sub(self.delivered)
+            .saturating_sub(self.dropped)
+            .saturating_sub(self.discarded)
+    }
+}
+
+/// The broadcast hub: which peers are in the room, and one bounded [`Outbox`] for each.
+///
+/// See the [module documentation](self) for the guarantees and the locking.
+pub struct Hub<M> {
+    config: HubConfig,
+    registry: Mutex<Registry<M>>,
+    counters: Arc<Counters>,
+}
+
+/// The list of peers a relay iterates: the room at one instant.
+type PeerList<M> = Arc<Vec<Arc<Outbox<M>>>>;
+
+struct Registry<M> {
+    /// The peers in the room, sorted by id (ids are handed out in increasing order, so a join
+    /// appends). Replaced, never mutated in place: a relay iterates the list it cloned, which is
+    /// the room as it was at one instant. Invariant: every outbox that was removed from this list
+    /// was closed before the registry lock was released.
+    peers: PeerList<M>,
+    /// The id the next join gets.
+    next_peer: PeerId,
+    shutting_down: bool,
+    joined: u64,
+    refused_full: u64,
+    left: u64,
+    slow_consumers: u64,
+}
+
+impl<M> Registry<M> {
+    fn find(&self, peer: PeerId) -> Option<usize> {
+        self.peers.binary_search_by_key(&peer, |o| o.peer).ok()
+    }
+
+    /// Replaces the list with `peers`, handing back the old one so that the caller drops it (and
+    /// perhaps the last reference to an outbox and its messages) after unlocking.
+    fn replace(&mut self, peers: Vec<Arc<Outbox<M>>>) -> PeerList<M> {
+        mem::replace(&mut self.peers, Arc::new(peers))
+    }
+
+    /// Removes `peers[index]`, handing back the old list and the removed outbox.
+    fn remove(&mut self, index: usize) -> (PeerList<M>, Arc<Outbox<M>>) {
+        let removed = Arc::clone(&self.peers[index]);
+        let rest = self
+            .peers
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != index)
+            .map(|(_, o)| Arc::clone(o))
+            .collect();
+        (self.replace(rest), removed)
+    }
+}
+
+/// Counters shared by the hub and its outboxes (an outbox may outlive its hub).
+struct Counters {
+    offered: AtomicU64,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    discarded: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: usize) {
+        if n > 0 {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<M: Clone + Weight> Hub<M> {
+    /// An empty hub.
+    pub fn new(config: HubConfig) -> Hub<M> {
+        Hub {
+            config,
+            registry: Mutex::new(Registry {
+                peers: Arc::new(Vec::new()),
+                next_peer: 1,
+                shutting_down: false,
+                joined: 0,
+                refused_full: 0,
+                left: 0,
+                slow_consumers: 0,
+            }),
+            counters: Arc::new(Counters {
+                offered: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+                discarded: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Adds a peer to the room (FC-26): it gets every relay that starts after this returns.
+    ///
+    /// Refused when the room is full (FC-31) or after [`Hub::shutdown`].
+    pub fn join(&self) -> Result<(PeerId, Arc<Outbox<M>>), JoinError> {
+        let mut registry = lock(&self.registry);
+        if registry.shutting_down {
+            return Err(JoinError::ShuttingDown);
+        }
+        if registry.peers.len() >= self.config.max_peers {
+            registry.refused_full += 1;
+            return Err(JoinError::Full {
+                max_peers: self.config.max_peers,
+            });
+        }
+        let peer = registry.next_peer;
+        // 2^64 joins would take centuries at any connection rate: this cannot be reached.
+        registry.next_peer = peer.checked_add(1).expect("peer ids are never exhausted");
+        let outbox = Arc::new(Outbox::new(peer, &self.config, Arc::clone(&self.counters)));
+        let mut peers = Vec::with_capacity(registry.peers.len() + 1);
+        peers.extend(registry.peers.iter().cloned());
+        peers.push(Arc::clone(&outbox));
+        let old = registry.replace(peers);
+        registry.joined += 1;
+        drop(registry);
+        drop(old);
+        Ok((peer, outbox))
+    }
+
+    /// Removes `peer` from the room and closes its outbox with [`CloseReason::Left`] (unless it was
+    /// closed already). Idempotent; a peer that is not in the room is ignored.
+    ///
+    /// Once this returns, nothing more is ever added to that outbox. What it holds stays there for
+    /// the writer to drain.
+    pub fn leave(&self, peer: PeerId) {
+        let mut registry = lock(&self.registry);
+        // A peer not in the list was never in it, or was removed with its outbox closed under this
+        // lock (the registry's invariant): either way nothing can be added to it any more.
+        let Some(index) = registry.find(peer) else {
+            return;
+        };
+        let (old, outbox) = registry.remove(index);
+        let waker = outbox.close(CloseReason::Left);
+        registry.left += 1;
+        drop(registry);
+        wake(waker);
+        drop(old);
+    }
+
+    /// Relays one message (FC-28): `echo` to `from` if it is in the room, `others` to every other
+    /// peer in the room. Never waits for room in a queue (FC-29).
+    ///
+    /// A peer whose queue cannot take its message gets it dropped, is closed with
+    /// [`CloseReason::SlowConsumer`] and leaves the room; the others are not affected.
+    pub fn relay(&self, from: PeerId, echo: M, others: M) -> Relayed {
+        let peers = Arc::clone(&lock(&self.registry).peers);
+        let mut relayed = Relayed::default();
+        let mut slow = Vec::new();
+        let mut deliver =
+            |outbox: &Outbox<M>, message: M, weight: usize| match outbox.offer(message, weight) {
+                Offer::Queued(waker) => {
+                    relayed.recipients += 1;
+                    wake(waker);
+                }
+                Offer::Overflow(dropped, waker) => {
+                    relayed.slow_consumers += 1;
+                    slow.push(outbox.peer);
+                    drop(dropped);
+                    wake(waker);
+                }
+                Offer::Closed(refused) => drop(refused),
+            };
+
+        let sender = peers.binary_search_by_key(&from, |o| o.peer).ok();
+        match sender {
+            Some(index) => {
+                let weight = echo.weight();
+                deliver(&peers[index], echo, weight);
+            }
+            None => drop(echo),
+        }
+        let weight = others.weight();
+        let mut receivers = peers.len() - usize::from(sender.is_some());
+        for outbox in peers.iter().filter(|o| o.peer != from) {
+            receivers -= 1;
+            if receivers > 0 {
+                deliver(outbox, others.clone(), weight);
+            } else {
+                // The last receiver takes the message itself: one clone fewer per relay.
+                deliver(outbox, others, weight);
+                break;
+            }
+        }
+        drop(peers);
+
+        Counters::add(
+            &self.counters.offered,
+            relayed.recipients + relayed.slow_consumers,
+        );
+        Counters::add(&self.counters.dropped, relayed.slow_consumers);
+        self.remove_slow(&slow);
+        relayed
+    }
+
+    /// Sends one message to one peer (a WELCOME, a PONG), under the same bound as a relay.
+    ///
+    /// `false` if the peer is not in the room, its outbox is closed, or the message did not fit (the
+    /// peer is then a slow consumer, as in [`Hub::relay`]).
+    pub fn send(&self, to: PeerId, message: M) -> bool {
+        let outbox = {
+            let registry = lock(&self.registry);
+            match registry.find(to) {
+                Some(index) => Arc::clone(&registry.peers[index]),
+                None => return false,
+            }
+        };
+        let weight = message.weight();
+        match outbox.offer(message, weight) {
+            Offer::Queued(waker) => {
+                Counters::add(&self.counters.offered, 1);
+                wake(waker);
+                true
+            }
+            Offer::Overflow(dropped, waker) => {
+                drop(dropped);
+                wake(waker);
+                Counters::add(&self.counters.offered, 1);
+                Counters::add(&self.counters.dropped, 1);
+                self.remove_slow(&[to]);
+                false
+            }
+            Offer::Closed(refused) => {
+                drop(refused);
+                false
+            }
+        }
+    }
+
+    /// Refuses every later join and closes every outbox with [`CloseReason::Shutdown`] (FC-33).
+    /// Idempotent.
+    ///
+    /// Once this returns, nothing more is ever added to any outbox; writers still drain what their
+    /// queue holds, then see [`Drain::Closed`].
+    pub fn shutdown(&self) {
+        let mut registry = lock(&self.registry);
+        registry.shutting_down = true;
+        let old = registry.replace(Vec::new());
+        let wakers: Vec<Waker> = old
+            .iter()
+            .filter_map(|outbox| outbox.close(CloseReason::Shutdown))
+            .collect();
+        drop(registry);
+        wakers.into_iter().for_each(Waker::wake);
+        drop(old);
+    }
+
+    /// The counters now. See [`HubStats`] for when they are exact.
+    pub fn stats(&self) -> HubStats {
+        let (peers, joined, refused_full, left, slow_consumers) = {
+            let registry = lock(&self.registry);
+            (
+                registry.peers.len(),
+                registry.joined,
+                registry.refused_full,
+                registry.left,
+                registry.slow_consumers,
+            )
+        };
+        HubStats {
+            peers,
+            joined,
+            refused_full,
+            left,
+            slow_consumers,
+            offered: self.counters.offered.load(Ordering::Relaxed),
+            delivered: self.counters.delivered.load(Ordering::Relaxed),
+            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            discarded: self.counters.discarded.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The bounds this hub was built with.
+    pub fn config(&self) -> HubConfig {
+        self.config
+    }
+
+    /// Whether [`Hub::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        lock(&self.registry).shutting_down
+    }
+
+    /// Counts the outboxes a relay or send closed as slow consumers, and removes those still in the
+    /// room (a concurrent leave or shutdown may have removed one first).
+    fn remove_slow(&self, slow: &[PeerId]) {
+        if slow.is_empty() {
+            return;
+        }
+        let mut registry = lock(&self.registry);
+        let mut removed = Vec::new();
+        for &peer in slow {
+            registry.slow_consumers += 1;
+            if let Some(index) = registry.find(peer) {
+                // Closed already, by the offer that overflowed: the registry's invariant holds.
+                removed.push(registry.remove(index));
+            }
+        }
+        drop(registry);
+        drop(removed);
+    }
+}
+
+impl<M> fmt::Debug for Hub<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let registry = lock(&self.registry);
+        f.debug_struct("Hub")
+            .field("config", &self.config)
+            .field("peers", &registry.peers.len())
+            .field("next_peer", &registry.next_peer)
+            .field("shutting_down", &registry.shutting_down)
+            .finish_non_exhaustive()
+    }
+}
+
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// One peer's outbound queue, bounded in frames and bytes, drained by its writer.
+///
+/// Obtained from [`Hub::join`]. The writer calls [`Outbox::poll_drain`] (or [`Outbox::try_drain`])
+/// to move the queued messages out, in the order they were added; dropping the last `Arc` of an
+/// outbox counts what it still held as [`HubStats::discarded`].
+///
+/// Invariant, at every instant: `delivered() + dropped() + queued().0 == offered()`.
+pub struct Outbox<M> {
+    peer: PeerId,
+    max_frames: usize,
+    max_bytes: usize,
+    queue: Mutex<Queue<M>>,
+    counters: Arc<Counters>,
+}
+
+struct Queue<M> {
+    /// Invariant: `messages.len() <= max_frames`.
+    messages: Vec<M>,
+    /// Sum of the weights of `messages`. Invariant: `bytes <= max_bytes`.
+    bytes: usize,
+    /// Invariant: `delivered + dropped + messages.len() == offered`.
+    offered: u64,
+    delivered: u64,
+    dropped: u64,
+    /// `Some` once closed; never changes after that, and nothing is added after that.
+    closed: Option<CloseReason>,
+    /// The writer's waker, registered by a `poll_drain` that found the outbox open and empty, taken
+    /// by the next push or close.
+    waker: Option<Waker>,
+}
+
+/// What [`Outbox::offer`] did with a message.
+enum Offer<M> {
+    /// Queued; wake this waker (after unlocking).
+    Queued(Option<Waker>),
+    /// Did not fit: dropped (the message is handed back to be dropped after unlocking) and the
+    /// outbox closed as a slow consumer.
+    Overflow(M, Option<Waker>),
+    /// The outbox was closed already: the message was not offered and is handed back.
+    Closed(M),
+}
+
+impl<M> Outbox<M> {
+    fn new(peer: PeerId, config: &HubConfig, counters: Arc<Counters>) -> Outbox<M> {
+        Outbox {
+            peer,
+            max_frames: config.max_queue_frames,
+            max_bytes: config.max_queue_bytes,
+            queue: Mutex::new(Queue {
+                messages: Vec::new(),
+                bytes: 0,
+                offered: 0,
+                delivered: 0,
+                dropped: 0,
+                closed: None,
+                waker: None,
+            }),
+            counters,
+        }
+    }
+
+    /// Adds one message if it fits; otherwise drops it and closes the outbox as a slow consumer.
+    fn offer(&self, message: M, weight: usize) -> Offer<M> {
+        let mut queue = lock(&self.queue);
+        if queue.closed.is_some() {
+            return Offer::Closed(message);
+        }
+        // `queue.bytes <= max_bytes` always, so the subtraction cannot wrap.
+        if queue.messages.len() < self.max_frames && weight <= self.max_bytes - queue.bytes {
+            queue.messages.push(message);
+            queue.bytes += weight;
+            queue.offered += 1;
+            Offer::Queued(queue.waker.take())
+        } else {
+            queue.offered += 1;
+            queue.dropped += 1;
+            queue.closed = Some(CloseReason::SlowConsumer);
+            Offer::Overflow(message, queue.waker.take())
+        }
+    }
+
+    /// Closes the outbox unless it is closed already; hands back the waker to wake after unlocking.
+    fn close(&self, reason: CloseReason) -> Option<Waker> {
+        let mut queue = lock(&self.queue);
+        if queue.closed.is_some() {
+            return None;
+        }
+        queue.closed = Some(reason);
+        queue.waker.take()
+    }
+
+    /// The peer this outbox belongs to.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// Moves every queued message into `out` (appended, oldest first).
+    ///
+    /// - `Ready(Drain::Messages)` if it moved at least one;
+    /// - `Ready(Drain::Closed(reason))` once the outbox is closed and empty;
+    /// - `Pending` when it is open and empty: the waker of `cx` is registered, and the next message
+    ///   or close wakes it. A wakeup is never lost, however the calls interleave.
+    ///
+    /// Never returns `Ready(Drain::Empty)`.
+    pub fn poll_drain(&self, cx: &mut Context<'_>, out: &mut Vec<M>) -> Poll<Drain> {
+        let mut queue = lock(&self.queue);
+        if let Some(drain) = self.drain_locked(&mut queue, out) {
+            return Poll::Ready(drain);
+        }
+        if queue
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            // This task is registered already, and the next push or close will wake it.
+            return Poll::Pending;
+        }
+        drop(queue);
+        // Clone the waker outside the lock, then look again before registering it: what arrived
+        // meanwhile (and woke an older waker, or none) is taken now instead.
+        let waker = cx.waker().clone();
+        queue = lock(&self.queue);
+        if let Some(drain) = self.drain_locked(&mut queue, out) {
+            drop(waker);
+            return Poll::Ready(drain);
+        }
+        let old = queue.waker.replace(waker);
+        drop(queue);
+        drop(old);
+        Poll::Pending
+    }
+
+    /// Moves every queued message into `out` (appended, oldest first), without registering a waker.
+    pub fn try_drain(&self, out: &mut Vec<M>) -> Drain {
+        let mut queue = lock(&self.queue);
+        self.drain_locked(&mut queue, out).unwrap_or(Drain::Empty)
+    }
+
+    /// Drains `queue` (locked by the caller) into `out`; `None` if it is open and empty.
+    fn drain_locked(&self, queue: &mut Queue<M>, out: &mut Vec<M>) -> Option<Drain> {
+        let moved = queue.messages.len();
+        if moved == 0 {
+            return queue.closed.map(Drain::Closed);
+        }
+        if out.is_empty() {
+            // Hand over the whole buffer and keep the caller's empty one: no copy.
+            mem::swap(out, &mut queue.messages);
+        } else {
+            out.append(&mut queue.messages);
+        }
+        queue.bytes = 0;
+        queue.delivered += moved as u64;
+        Counters::add(&self.counters.delivered, moved);
+        Some(Drain::Messages)
+    }
+
+    /// `(messages, bytes)` queued now.
+    pub fn queued(&self) -> (usize, usize) {
+        let queue = lock(&self.queue);
+        (queue.messages.len(), queue.bytes)
+    }
+
+    /// Messages offered to this peer: queued, or dropped for not fitting.
+    pub fn offered(&self) -> u64 {
+        lock(&self.queue).offered
+    }
+
+    /// Messages moved out by the drains.
+    pub fn delivered(&self) -> u64 {
+        lock(&self.queue).delivered
+    }
+
+    /// Messages dropped for not fitting (0 or 1: the first one closes the outbox).
+    pub fn dropped(&self) -> u64 {
+        lock(&self.queue).dropped
+    }
+
+    /// `(offered, delivered, dropped, queued messages)`, read at one instant.
+    pub fn accounting(&self) -> (u64, u64, u64, usize) {
+        let queue = lock(&self.queue);
+        (
+            queue.offered,
+            queue.delivered,
+            queue.dropped,
+            queue.messages.len(),
+        )
+    }
+
+    /// Why the outbox was closed, or `None` while it is open.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        lock(&self.queue).closed
+    }
+}
+
+impl<M> fmt::Debug for Outbox<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let queue = lock(&self.queue);
+        f.debug_struct("Outbox")
+            .field("peer", &self.peer)
+            .field("queued", &queue.messages.len())
+            .field("bytes", &queue.bytes)
+            .field("offered", &queue.offered)
+            .field("delivered", &queue.delivered)
+            .field("dropped", &queue.dropped)
+            .field("closed", &queue.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M> Drop for Outbox<M> {
+    fn drop(&mut self) {
+        let queue = self
+            .queue
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Counters::add(&self.counters.discarded, queue.messages.len());
+    }
+}
