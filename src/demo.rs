@@ -36,13 +36,13 @@ pub async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
     let handle = server.handle();
     let server_task = task::spawn(server.run());
 
-    let seed_a = ["a", "b", "c", "d"];
-    let seed_x = ["x", "y", "z"];
+    const SEED_A: [&str; 4] = ["a", "b", "c", "d"];
+    const SEED_X: [&str; 3] = ["x", "y", "z"];
     // Both connect before either sends, so each sees all of the other's messages.
     let a = client::connect(addr, Profile::Legacy, Limits::default()).await?;
     let x = client::connect(addr, Profile::Typed, Limits::default()).await?;
-    let first = task::spawn(demo_client("client 1", a, &seed_a, seed_x.len()));
-    let second = task::spawn(demo_client("client 2", x, &seed_x, seed_a.len()));
+    let first = task::spawn(demo_client("client 1", a, &SEED_A, SEED_X.len()));
+    let second = task::spawn(demo_client("client 2", x, &SEED_X, SEED_A.len()));
     let logs = vec![first.await?, second.await?];
 
     handle.shutdown();
@@ -56,44 +56,52 @@ async fn demo_client(
     messages: &[&str],
     peer_messages: usize,
 ) -> Result<ClientLog, ClientError> {
-    let profile = writer.profile();
-    let mut received = Vec::new();
-    let mut peers_seen = 0;
-    let mut note = |frame: &Frame, received: &mut Vec<String>| {
-        let is_peer = matches!(frame, Frame::Broadcast { .. })
-            || matches!(frame, Frame::Text(t) if t.starts_with("peer: "));
-        if is_peer {
-            peers_seen += 1;
-        }
-        received.push(describe(frame, UnixMicros::now()));
-        is_peer
+    let mut log = ClientLog {
+        name: name.to_string(),
+        profile: writer.profile(),
+        received: Vec::new(),
     };
+    let mut peers_seen = 0;
     for message in messages {
         writer.send_message(message, UnixMicros::now()).await?;
-        // Until our own echo comes back.
+        // Until our own echo comes back, noting the peers' messages that arrive meanwhile.
         while let Some(frame) = recv_within(&mut reader).await? {
-            let is_echo = matches!(frame, Frame::Echo { .. })
-                || matches!(&frame, Frame::Text(t) if t.starts_with("echo: "));
-            note(&frame, &mut received);
-            if is_echo {
-                break;
+            log.received.push(describe(&frame, UnixMicros::now()));
+            match kind(&frame) {
+                Kind::Echo => break,
+                Kind::Peer => peers_seen += 1,
+                Kind::Other => {}
             }
         }
     }
     while peers_seen < peer_messages {
-        match recv_within(&mut reader).await? {
-            Some(frame) => {
-                note(&frame, &mut received);
-            }
-            None => break,
+        let Some(frame) = recv_within(&mut reader).await? else {
+            break;
+        };
+        log.received.push(describe(&frame, UnixMicros::now()));
+        if kind(&frame) == Kind::Peer {
+            peers_seen += 1;
         }
     }
     writer.close()?;
-    Ok(ClientLog {
-        name: name.to_string(),
-        profile,
-        received,
-    })
+    Ok(log)
+}
+
+#[derive(PartialEq)]
+enum Kind {
+    Echo,
+    Peer,
+    Other,
+}
+
+fn kind(frame: &Frame) -> Kind {
+    match frame {
+        Frame::Echo { .. } => Kind::Echo,
+        Frame::Broadcast { .. } => Kind::Peer,
+        Frame::Text(text) if text.starts_with("echo: ") => Kind::Echo,
+        Frame::Text(text) if text.starts_with("peer: ") => Kind::Peer,
+        _ => Kind::Other,
+    }
 }
 
 /// A receive bounded in time, so a lost frame ends the demo with an error instead of a hang.

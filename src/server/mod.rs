@@ -434,7 +434,7 @@ async fn serve_connection(
                     let mut out = Vec::new();
                     let frame = Frame::Error {
                         code,
-                        reason: &reason,
+                        reason: reason.as_str(),
                     };
                     if Encoder::server(Profile::Typed, config.limits)
                         .encode(frame, &mut out)
