@@ -119,6 +119,8 @@ mod sync;
 pub mod wire;
 
 #[cfg(feature = "cli")]
+pub mod bench;
+#[cfg(feature = "cli")]
 pub mod client;
 #[cfg(feature = "cli")]
 pub mod demo;

@@ -32,6 +32,52 @@ enum Command {
     Client(ClientArgs),
     /// The seed's demo: an in-process server and two concurrent clients.
     Demo,
+    /// The stress bench: N clients, closed-loop, throughput, latency percentiles and loss.
+    Bench(BenchArgs),
+}
+
+#[derive(Parser)]
+struct BenchArgs {
+    /// Server to drive; without it a framechat server starts in-process on a free port.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Protocol: framechat typed or legacy (the seed's framing), or a NATS server.
+    #[arg(long, value_enum, default_value_t = BenchTarget::Typed)]
+    profile: BenchTarget,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Messages each client sends (the default load: 1000).
+    #[arg(long, conflicts_with = "duration")]
+    messages: Option<u64>,
+    /// Send for this long instead of a fixed count (e.g. 10s).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 16)]
+    size: usize,
+    /// Messages each client may have in flight.
+    #[arg(long, default_value_t = 1)]
+    window: usize,
+    /// How long to wait for deliveries in flight after the last send.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    drain: Duration,
+    /// Nodes, for the capacity estimate.
+    #[arg(long, default_value_t = 1.0)]
+    nodes: f64,
+    /// Utilization, for the capacity estimate.
+    #[arg(long, default_value_t = 0.7)]
+    utilization: f64,
+    /// Print one JSON object and nothing else on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BenchTarget {
+    Typed,
+    Legacy,
+    Nats,
 }
 
 #[derive(Parser)]
@@ -116,11 +162,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    framechat::logger::init(cli.log_level);
+    // The demo and the bench print results on stdout: keep the server's info lines out of them.
+    let level = match cli.command {
+        Command::Demo | Command::Bench(_) => cli.log_level.min(log::LevelFilter::Warn),
+        _ => cli.log_level,
+    };
+    framechat::logger::init(level);
     let result = match cli.command {
         Command::Serve(args) => task::block_on(serve(args)),
         Command::Client(args) => task::block_on(run_client(args)),
         Command::Demo => task::block_on(demo()),
+        Command::Bench(args) => task::block_on(bench(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,5 +254,60 @@ async fn demo() -> Result<(), AnyError> {
         }
     }
     println!("{}", metrics.to_json_line(None));
+    Ok(())
+}
+
+async fn bench(args: BenchArgs) -> Result<(), AnyError> {
+    use framechat::bench::{self, BenchConfig, Load, Target};
+    use std::io::IsTerminal;
+    if args.clients == 0 || args.window == 0 {
+        return Err("--clients and --window must be at least 1".into());
+    }
+    let config = BenchConfig {
+        addr: args.addr,
+        target: match args.profile {
+            BenchTarget::Typed => Target::Typed,
+            BenchTarget::Legacy => Target::Legacy,
+            BenchTarget::Nats => Target::Nats,
+        },
+        clients: args.clients,
+        load: match (args.messages, args.duration) {
+            (_, Some(duration)) => Load::Duration(duration),
+            (messages, None) => Load::Messages(messages.unwrap_or(1000)),
+        },
+        size: args.size,
+        window: args.window,
+        drain: args.drain,
+        nodes: args.nodes,
+        utilization: args.utilization,
+    };
+    if config.target == Target::Nats && config.addr.is_none() {
+        return Err("--profile nats needs --addr of a running nats-server".into());
+    }
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} deliveries {pos}/{len} {per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let report = bench::run(&config, |done, expected| {
+        if let Some(bar) = &bar {
+            bar.set_length(expected);
+            bar.set_position(done);
+        }
+    })
+    .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.to_text());
+    }
     Ok(())
 }

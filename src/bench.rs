@@ -1,0 +1,709 @@
+//! The stress bench: the seed's exercise 3 ("50 concurrent clients; record rps and avg service ms")
+//! as a load generator that reports throughput, latency percentiles and loss together.
+//!
+//! Every client connects first; then all start at once. Each sends closed-loop, with at most
+//! `window` of its own messages not yet echoed back, and reads everything it receives (its echoes
+//! and every other client's broadcasts) the whole time. A message therefore costs `clients`
+//! deliveries: one echo and `clients − 1` broadcasts. The same workload drives a framechat server in
+//! either profile, the seed's Python server (legacy), or a NATS server (every client subscribes to one
+//! subject and publishes to it, so it receives its own message back and every other client's).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_std::channel;
+use async_std::io::prelude::{ReadExt, WriteExt};
+use async_std::net::TcpStream;
+use async_std::task;
+use hdrhistogram::Histogram;
+
+use crate::client::{self, ClientError};
+use crate::server::{Server, ServerConfig};
+use crate::{Frame, Limits, Profile, UnixMicros};
+
+/// Which server protocol the bench speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// framechat's typed profile: latency from the frames' `sent_at`, sender to every receiver.
+    Typed,
+    /// The seed's framing: latency is the sender's echo round trip.
+    Legacy,
+    /// A NATS server: PUB/SUB on one subject; latency from a timestamp in the payload.
+    Nats,
+}
+
+/// How long the load lasts.
+#[derive(Clone, Copy, Debug)]
+pub enum Load {
+    /// Each client sends this many messages.
+    Messages(u64),
+    /// Clients send until this much time has passed.
+    Duration(Duration),
+}
+
+/// The bench's settings; each is a `framechat bench` flag.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// The server; `None` starts a framechat server in-process on a free port.
+    pub addr: Option<SocketAddr>,
+    /// The protocol spoken.
+    pub target: Target,
+    /// Concurrent clients. Default 50, as the seed's exercise.
+    pub clients: usize,
+    /// How much each client sends.
+    pub load: Load,
+    /// Message size in bytes (NATS: at least 16, for the sender id and timestamp).
+    pub size: usize,
+    /// Messages each client may have in flight (sent, own echo not yet received).
+    pub window: usize,
+    /// How long to wait for deliveries still in flight after the last send.
+    pub drain: Duration,
+    /// Nodes, for the capacity estimate.
+    pub nodes: f64,
+    /// Utilization, for the capacity estimate.
+    pub utilization: f64,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            addr: None,
+            target: Target::Typed,
+            clients: 50,
+            load: Load::Messages(1000),
+            size: 16,
+            window: 1,
+            drain: Duration::from_secs(5),
+            nodes: 1.0,
+            utilization: 0.7,
+        }
+    }
+}
+
+/// What a bench run measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The protocol spoken.
+    pub target: Target,
+    /// Clients.
+    pub clients: usize,
+    /// Message size.
+    pub size: usize,
+    /// Window per client.
+    pub window: usize,
+    /// Messages sent by all clients.
+    pub messages_sent: u64,
+    /// Seconds from the start to the last delivery.
+    pub elapsed_s: f64,
+    /// Echoes received per second (each sender's own messages back).
+    pub echo_rps: f64,
+    /// Frames received per second: echoes and broadcasts.
+    pub deliveries_per_s: f64,
+    /// Deliveries received.
+    pub deliveries: u64,
+    /// Deliveries expected (`messages_sent × clients`) and not received before the drain ended.
+    pub lost: u64,
+    /// The server's own mean service time, when it ran in-process (the seed's definition).
+    pub server_avg_service_ms: Option<f64>,
+    /// The service time the throughput implies: `1 / echo_rps`, in milliseconds.
+    pub implied_service_ms: f64,
+    /// End-to-end latency percentiles in microseconds: p50, p90, p99, p99.9, max.
+    pub latency_us: [u64; 5],
+    /// `1 / avg_service_time` (server-measured if known, else implied).
+    pub rps_per_node: f64,
+    /// `nodes × rps_per_node × utilization`.
+    pub cluster_rps: f64,
+    /// The capacity inputs.
+    pub nodes: f64,
+    /// The capacity inputs.
+    pub utilization: f64,
+}
+
+/// Shared tallies of one run.
+struct Tally {
+    deliveries: AtomicU64,
+    echoes: AtomicU64,
+    sent: AtomicU64,
+    latency_us: Mutex<Histogram<u64>>,
+    last_delivery: Mutex<Option<Instant>>,
+    stop_sending: AtomicBool,
+    /// Clients whose sending is over (they may still be draining).
+    senders_done: AtomicU64,
+    /// Clients entirely done.
+    clients_done: AtomicU64,
+}
+
+/// Runs the bench; `progress` is called about 10 times a second with (deliveries, expected so far).
+pub async fn run(
+    config: &BenchConfig,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Report, ClientError> {
+    let mut in_process = None;
+    let addr = match config.addr {
+        Some(addr) => addr,
+        None => {
+            let server = Server::bind(ServerConfig {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                metrics_interval: None,
+                ..ServerConfig::default()
+            })
+            .await?;
+            let addr = server.local_addr();
+            let handle = server.handle();
+            in_process = Some((handle, task::spawn(server.run())));
+            addr
+        }
+    };
+    let tally = Arc::new(Tally {
+        deliveries: AtomicU64::new(0),
+        echoes: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        latency_us: Mutex::new(
+            Histogram::new_with_bounds(1, 600_000_000, 3).expect("static histogram bounds"),
+        ),
+        last_delivery: Mutex::new(None),
+        stop_sending: AtomicBool::new(false),
+        senders_done: AtomicU64::new(0),
+        clients_done: AtomicU64::new(0),
+    });
+    // Dropping `go` starts every client at once.
+    let (go, ready) = channel::bounded::<()>(1);
+    let mut clients = Vec::with_capacity(config.clients);
+    for id in 0..config.clients {
+        let conn = Connection::open(addr, config.target).await?;
+        let (tally, ready, config) = (tally.clone(), ready.clone(), config.clone());
+        clients.push(task::spawn(async move {
+            let _ = ready.recv().await;
+            let result = conn.drive(&config, &tally, id as u64 + 1).await;
+            tally.clients_done.fetch_add(1, Relaxed);
+            result
+        }));
+    }
+    let start = Instant::now();
+    drop(go);
+    if let Load::Duration(limit) = config.load {
+        let tally = tally.clone();
+        task::spawn(async move {
+            task::sleep(limit).await;
+            tally.stop_sending.store(true, Relaxed);
+        });
+    }
+    let expected_per_message = config.clients as u64;
+    while tally.clients_done.load(Relaxed) < config.clients as u64 {
+        task::sleep(Duration::from_millis(100)).await;
+        progress(
+            tally.deliveries.load(Relaxed),
+            tally.sent.load(Relaxed) * expected_per_message,
+        );
+    }
+    for client in clients {
+        client.await?;
+    }
+    let last = tally
+        .last_delivery
+        .lock()
+        .ok()
+        .and_then(|l| *l)
+        .unwrap_or_else(Instant::now);
+    let elapsed_s = last.duration_since(start).as_secs_f64().max(1e-9);
+    let server_avg_service_ms = match in_process {
+        Some((handle, running)) => {
+            let avg = handle.metrics().avg_service_ms;
+            handle.shutdown();
+            let _ = running.await;
+            Some(avg)
+        }
+        None => None,
+    };
+    let sent = tally.sent.load(Relaxed);
+    let deliveries = tally.deliveries.load(Relaxed);
+    let echoes = tally.echoes.load(Relaxed);
+    let echo_rps = echoes as f64 / elapsed_s;
+    let implied_service_ms = if echo_rps > 0.0 { 1e3 / echo_rps } else { 0.0 };
+    let service_ms = server_avg_service_ms
+        .filter(|ms| *ms > 0.0)
+        .unwrap_or(implied_service_ms);
+    let rps_per_node = if service_ms > 0.0 {
+        1e3 / service_ms
+    } else {
+        0.0
+    };
+    let latency_us = match tally.latency_us.lock() {
+        Ok(h) if !h.is_empty() => [
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.9),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.max(),
+        ],
+        _ => [0; 5],
+    };
+    Ok(Report {
+        target: config.target,
+        clients: config.clients,
+        size: config.size,
+        window: config.window,
+        messages_sent: sent,
+        elapsed_s,
+        echo_rps,
+        deliveries_per_s: deliveries as f64 / elapsed_s,
+        deliveries,
+        lost: (sent * expected_per_message).saturating_sub(deliveries),
+        server_avg_service_ms,
+        implied_service_ms,
+        latency_us,
+        rps_per_node,
+        cluster_rps: config.nodes * rps_per_node * config.utilization,
+        nodes: config.nodes,
+        utilization: config.utilization,
+    })
+}
+
+/// One bench client's connection, in the protocol of the run.
+enum Connection {
+    Framechat {
+        reader: client::ClientReader,
+        writer: client::ClientWriter,
+    },
+    Nats {
+        stream: TcpStream,
+        /// Bytes read past the handshake.
+        leftover: Vec<u8>,
+    },
+}
+
+/// A client's sending half.
+enum BenchWriter {
+    Framechat {
+        writer: client::ClientWriter,
+        /// Legacy only: send times, for the echo round trip (echoes return in order).
+        send_times: Option<Arc<Mutex<VecDeque<Instant>>>>,
+        text: String,
+    },
+    Nats {
+        stream: Arc<async_std::sync::Mutex<TcpStream>>,
+        me: u64,
+        size: usize,
+        message: Vec<u8>,
+    },
+}
+
+impl BenchWriter {
+    async fn send_one(&mut self) -> Result<(), ClientError> {
+        match self {
+            BenchWriter::Framechat {
+                writer,
+                send_times,
+                text,
+            } => {
+                if let Some(times) = send_times {
+                    if let Ok(mut times) = times.lock() {
+                        times.push_back(Instant::now());
+                    }
+                }
+                writer.send_message(text, UnixMicros::now()).await
+            }
+            BenchWriter::Nats {
+                stream,
+                me,
+                size,
+                message,
+            } => {
+                // PUB bench <size>\r\n | sender id u64 | sent_at u64 | padding | \r\n
+                message.clear();
+                message.extend_from_slice(format!("PUB bench {size}\r\n").as_bytes());
+                message.extend_from_slice(&me.to_be_bytes());
+                message.extend_from_slice(&UnixMicros::now().0.to_be_bytes());
+                message.resize(message.len() + *size - 16, b'x');
+                message.extend_from_slice(b"\r\n");
+                stream.lock().await.write_all(message).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a client's reader saw, merged into the tally at its end.
+struct Seen {
+    deliveries: u64,
+    echoes: u64,
+    latency_us: Histogram<u64>,
+    last: Option<Instant>,
+    last_progress: Instant,
+}
+
+impl Seen {
+    fn new() -> Seen {
+        Seen {
+            deliveries: 0,
+            echoes: 0,
+            latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
+                .expect("static histogram bounds"),
+            last: None,
+            last_progress: Instant::now(),
+        }
+    }
+
+    fn delivered(&mut self, tally: &Tally, latency_us: Option<u64>) {
+        self.deliveries += 1;
+        tally.deliveries.fetch_add(1, Relaxed);
+        let now = Instant::now();
+        self.last = Some(now);
+        self.last_progress = now;
+        if let Some(us) = latency_us {
+            self.latency_us.saturating_record(us.max(1));
+        }
+    }
+
+    /// Every sender is done and this client has everything, or nothing came for the drain time.
+    fn finished(&self, config: &BenchConfig, tally: &Tally) -> bool {
+        if tally.senders_done.load(Relaxed) < config.clients as u64 {
+            return false;
+        }
+        self.deliveries >= tally.sent.load(Relaxed) || self.last_progress.elapsed() > config.drain
+    }
+
+    fn merge_into(self, tally: &Tally) {
+        tally.echoes.fetch_add(self.echoes, Relaxed);
+        if let Ok(mut histogram) = tally.latency_us.lock() {
+            let _ = histogram.add(&self.latency_us);
+        }
+        if let (Ok(mut last), Some(mine)) = (tally.last_delivery.lock(), self.last) {
+            *last = Some(last.map_or(mine, |l| l.max(mine)));
+        }
+    }
+}
+
+const POLL: Duration = Duration::from_millis(50);
+
+fn protocol_error(what: String) -> ClientError {
+    ClientError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, what))
+}
+
+impl Connection {
+    async fn open(addr: SocketAddr, target: Target) -> Result<Connection, ClientError> {
+        let profile = match target {
+            Target::Typed => Profile::Typed,
+            Target::Legacy => Profile::Legacy,
+            Target::Nats => {
+                let mut stream = TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                let mut buf = Vec::new();
+                read_line(&mut stream, &mut buf).await?; // INFO {...}
+                stream
+                    .write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB bench 1\r\nPING\r\n")
+                    .await?;
+                // PONG confirms the subscription is registered before anyone publishes.
+                loop {
+                    let line = read_line(&mut stream, &mut buf).await?;
+                    if line.starts_with(b"PONG") {
+                        break;
+                    }
+                    if line.starts_with(b"-ERR") {
+                        return Err(protocol_error(String::from_utf8_lossy(&line).into_owned()));
+                    }
+                }
+                return Ok(Connection::Nats {
+                    stream,
+                    leftover: buf,
+                });
+            }
+        };
+        let (mut reader, writer) = client::connect(addr, profile, Limits::default()).await?;
+        if profile == Profile::Typed {
+            // WELCOME first (§8.3); it is not part of the workload.
+            match reader.recv().await? {
+                Some(Frame::Welcome { .. }) => {}
+                other => return Err(protocol_error(format!("expected WELCOME, got {other:?}"))),
+            }
+        }
+        Ok(Connection::Framechat { reader, writer })
+    }
+
+    /// Sends closed-loop and reads everything until the drain ends.
+    async fn drive(
+        self,
+        config: &BenchConfig,
+        tally: &Arc<Tally>,
+        me: u64,
+    ) -> Result<(), ClientError> {
+        let (tokens, token) = channel::unbounded::<()>();
+        let (mut writer, reading) = match self {
+            Connection::Framechat { reader, writer } => {
+                let send_times = (writer.profile() == Profile::Legacy)
+                    .then(|| Arc::new(Mutex::new(VecDeque::new())));
+                let reading = task::spawn(read_framechat(
+                    reader,
+                    config.clone(),
+                    tally.clone(),
+                    tokens,
+                    send_times.clone(),
+                ));
+                let text = "x".repeat(config.size);
+                (
+                    BenchWriter::Framechat {
+                        writer,
+                        send_times,
+                        text,
+                    },
+                    reading,
+                )
+            }
+            Connection::Nats { stream, leftover } => {
+                let shared = Arc::new(async_std::sync::Mutex::new(stream.clone()));
+                let reading = task::spawn(read_nats(
+                    stream,
+                    leftover,
+                    shared.clone(),
+                    me,
+                    config.clone(),
+                    tally.clone(),
+                    tokens,
+                ));
+                let writer = BenchWriter::Nats {
+                    stream: shared,
+                    me,
+                    size: config.size.max(16),
+                    message: Vec::new(),
+                };
+                (writer, reading)
+            }
+        };
+        let quota = match config.load {
+            Load::Messages(n) => n,
+            Load::Duration(_) => u64::MAX,
+        };
+        let mut sent = 0u64;
+        let sending: Result<(), ClientError> = async {
+            while sent < quota && !tally.stop_sending.load(Relaxed) {
+                if sent >= config.window as u64 {
+                    // An echo frees a slot; none within the drain time means it was lost.
+                    match async_std::future::timeout(config.drain, token.recv()).await {
+                        Ok(Ok(())) => {}
+                        _ => break,
+                    }
+                }
+                writer.send_one().await?;
+                sent += 1;
+                tally.sent.fetch_add(1, Relaxed);
+            }
+            Ok(())
+        }
+        .await;
+        tally.senders_done.fetch_add(1, Relaxed);
+        let seen = reading.await?;
+        seen.merge_into(tally);
+        sending
+    }
+}
+
+async fn read_framechat(
+    mut reader: client::ClientReader,
+    config: BenchConfig,
+    tally: Arc<Tally>,
+    tokens: channel::Sender<()>,
+    send_times: Option<Arc<Mutex<VecDeque<Instant>>>>,
+) -> Result<Seen, ClientError> {
+    let mut seen = Seen::new();
+    while !seen.finished(&config, &tally) {
+        let frame = match async_std::future::timeout(POLL, reader.recv()).await {
+            Err(_) => continue,
+            Ok(Ok(Some(frame))) => frame,
+            Ok(Ok(None)) => break,
+            Ok(Err(err)) => return Err(err),
+        };
+        let now = UnixMicros::now();
+        let latency = match &frame {
+            Frame::Echo { sent_at, .. } => {
+                seen.echoes += 1;
+                let _ = tokens.try_send(());
+                Some(now.saturating_since(*sent_at))
+            }
+            Frame::Broadcast { sent_at, .. } => Some(now.saturating_since(*sent_at)),
+            Frame::Text(text) if text.starts_with("echo: ") => {
+                seen.echoes += 1;
+                let _ = tokens.try_send(());
+                let sent = send_times
+                    .as_ref()
+                    .and_then(|times| times.lock().ok()?.pop_front());
+                sent.map(|at| at.elapsed().as_micros() as u64)
+            }
+            Frame::Text(_) => None,
+            // PING/PONG/ERROR are not part of the workload.
+            _ => continue,
+        };
+        seen.delivered(&tally, latency);
+    }
+    Ok(seen)
+}
+
+async fn read_nats(
+    mut stream: TcpStream,
+    mut buf: Vec<u8>,
+    writer: Arc<async_std::sync::Mutex<TcpStream>>,
+    me: u64,
+    config: BenchConfig,
+    tally: Arc<Tally>,
+    tokens: channel::Sender<()>,
+) -> Result<Seen, ClientError> {
+    let mut seen = Seen::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !seen.finished(&config, &tally) {
+        // Parse every complete message in `buf`: MSG <subject> <sid> <len>\r\n<payload>\r\n
+        while let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = &buf[..eol];
+            if line.starts_with(b"PING") {
+                writer.lock().await.write_all(b"PONG\r\n").await?;
+                buf.drain(..eol + 2);
+                continue;
+            }
+            if !line.starts_with(b"MSG ") {
+                if line.starts_with(b"-ERR") {
+                    return Err(protocol_error(String::from_utf8_lossy(line).into_owned()));
+                }
+                buf.drain(..eol + 2);
+                continue;
+            }
+            let len: usize = std::str::from_utf8(line)
+                .ok()
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .ok_or_else(|| protocol_error("malformed MSG line".into()))?;
+            let start = eol + 2;
+            if buf.len() < start + len + 2 {
+                break;
+            }
+            let payload = &buf[start..start + len];
+            let latency = (len >= 16).then(|| {
+                let word = |at: usize| {
+                    let mut bytes = [0u8; 8];
+                    bytes.copy_from_slice(&payload[at..at + 8]);
+                    u64::from_be_bytes(bytes)
+                };
+                if word(0) == me {
+                    seen.echoes += 1;
+                    let _ = tokens.try_send(());
+                }
+                UnixMicros::now().saturating_since(UnixMicros(word(8)))
+            });
+            seen.delivered(&tally, latency);
+            buf.drain(..start + len + 2);
+        }
+        match async_std::future::timeout(POLL, stream.read(&mut chunk)).await {
+            Err(_) => continue,
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Err(err)) => return Err(err.into()),
+        }
+    }
+    Ok(seen)
+}
+
+/// Reads one CRLF-terminated line into the front of `buf` and returns it; keeps what follows.
+async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Vec<u8>, ClientError> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = buf[..eol].to_vec();
+            buf.drain(..eol + 2);
+            return Ok(line);
+        }
+        if buf.len() > 1 << 20 {
+            return Err(protocol_error("line longer than 1 MiB".into()));
+        }
+        let n = async_std::io::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await?;
+        if n == 0 {
+            return Err(protocol_error(
+                "connection closed during the handshake".into(),
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+impl Report {
+    /// The report as one JSON object.
+    pub fn to_json(&self) -> String {
+        let [p50, p90, p99, p999, max] = self.latency_us;
+        format!(
+            concat!(
+                "{{\"target\": \"{:?}\", \"clients\": {}, \"size\": {}, \"window\": {}, ",
+                "\"messages_sent\": {}, \"elapsed_s\": {:.3}, \"echo_rps\": {:.1}, ",
+                "\"deliveries_per_s\": {:.1}, \"deliveries\": {}, \"lost\": {}, ",
+                "\"server_avg_service_ms\": {}, \"implied_service_ms\": {:.6}, ",
+                "\"latency_us\": {{\"p50\": {}, \"p90\": {}, \"p99\": {}, \"p99_9\": {}, \"max\": {}}}, ",
+                "\"capacity\": {{\"nodes\": {}, \"utilization\": {}, \"rps_per_node\": {:.1}, \"cluster_rps\": {:.1}}}}}"
+            ),
+            self.target,
+            self.clients,
+            self.size,
+            self.window,
+            self.messages_sent,
+            self.elapsed_s,
+            self.echo_rps,
+            self.deliveries_per_s,
+            self.deliveries,
+            self.lost,
+            self.server_avg_service_ms
+                .map_or("null".to_string(), |ms| format!("{ms:.6}")),
+            self.implied_service_ms,
+            p50,
+            p90,
+            p99,
+            p999,
+            max,
+            self.nodes,
+            self.utilization,
+            self.rps_per_node,
+            self.cluster_rps,
+        )
+    }
+
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let [p50, p90, p99, p999, max] = self.latency_us;
+        let service = match self.server_avg_service_ms {
+            Some(ms) => format!("{ms:.4} ms (server-measured)"),
+            None => format!("{:.4} ms (implied: 1 / echo rps)", self.implied_service_ms),
+        };
+        let latency_kind = match self.target {
+            Target::Legacy => "echo round trip",
+            Target::Typed | Target::Nats => "end to end, sender to every receiver",
+        };
+        format!(
+            "target {:?}: {} clients, {} B messages, window {}\n\
+             messages sent      {}\n\
+             elapsed            {:.3} s\n\
+             echo rps           {:.0}\n\
+             deliveries/s       {:.0}  ({} deliveries)\n\
+             lost               {}\n\
+             avg service        {}\n\
+             latency ({latency_kind}): p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, max {} µs\n\
+             capacity: rps_per_node ≈ 1 / avg_service_time = {:.0}; \
+             cluster_rps ≈ {} nodes × {:.0} × {} utilization = {:.0}",
+            self.target,
+            self.clients,
+            self.size,
+            self.window,
+            self.messages_sent,
+            self.elapsed_s,
+            self.echo_rps,
+            self.deliveries_per_s,
+            self.deliveries,
+            self.lost,
+            service,
+            p50,
+            p90,
+            p99,
+            p999,
+            max,
+            self.rps_per_node,
+            self.nodes,
+            self.rps_per_node,
+            self.utilization,
+            self.cluster_rps,
+        )
+    }
+}
