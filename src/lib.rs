@@ -111,6 +111,8 @@ mod decoder;
 mod encoder;
 mod error;
 mod frame;
+#[cfg(any(feature = "proptest", feature = "quickcheck"))]
+pub mod generators;
 #[cfg(feature = "hub")]
 pub mod hub;
 mod limits;
