@@ -388,8 +388,9 @@ fn model_slow_consumer() {
     assert_accounting(&c_out);
 }
 
-/// (7a) A writer blocked in `poll_drain` is woken by the next message: a lost wakeup would leave
-/// it blocked for ever (loom reports a deadlock).
+/// (7a) A writer blocked in `poll_drain` is woken by the next message, again after each drain
+/// (the waker is taken by a push and registered again by the next poll): a lost wakeup would
+/// leave it blocked for ever, which loom reports as a deadlock.
 fn model_wakeup_on_message() {
     let hub = Arc::new(Hub::new(config(16)));
     let (a, _a_out) = join(&hub);
@@ -401,21 +402,24 @@ fn model_wakeup_on_message() {
         let done = done.clone();
         thread::spawn(move || {
             let mut got = Vec::new();
-            let drain = next_drain(&b_out, &mut got, &done);
-            (drain, got)
+            while got.len() < 2 {
+                assert_eq!(next_drain(&b_out, &mut got, &done), Drain::Messages);
+            }
+            got
         })
     };
     let sender = {
         let hub = hub.clone();
         thread::spawn(move || {
             relay(&hub, a, 0);
+            relay(&hub, a, 1);
         })
     };
     sender.join().expect("sender thread");
     done.set();
-    let (drain, got) = writer.join().expect("writer thread");
-    assert_eq!(drain, Drain::Messages);
-    assert_got_all(&got, b, a, 1);
+    let got = writer.join().expect("writer thread");
+    assert_got_all(&got, b, a, 2);
+    assert_accounting(&b_out);
 }
 
 /// (7b) A writer blocked in `poll_drain` is woken by a close, after a message it may or may not
