@@ -182,6 +182,12 @@ pub async fn run(
             result
         }));
     }
+    if config.target == Target::Legacy {
+        // A legacy connection has no WELCOME to confirm that the server registered it, and a
+        // server registers it after `connect` returns (the seed's in its accept thread): let the
+        // accepts settle, or the first broadcasts would miss late registrants.
+        task::sleep(LEGACY_SETTLE).await;
+    }
     let start = Instant::now();
     drop(go);
     if let Load::Duration(limit) = config.load {
@@ -378,6 +384,9 @@ impl Seen {
 }
 
 const POLL: Duration = Duration::from_millis(50);
+
+/// How long legacy clients wait after connecting before the load starts.
+const LEGACY_SETTLE: Duration = Duration::from_millis(250);
 
 fn protocol_error(what: String) -> ClientError {
     ClientError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, what))

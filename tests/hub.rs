@@ -792,6 +792,10 @@ fn stress_relays_joins_leaves_and_slow_consumers_keep_every_count_exact() {
     let hub = Arc::new(hub(256, max_frames, usize::MAX / 2));
     // Relays completed so far, by all senders: paces the churn so that it overlaps the relays.
     let progress = Arc::new(AtomicU64::new(0));
+    // Relays the senders may start: the churn thread opens it step by step, so the overlap does
+    // not depend on how the threads are scheduled (each relay takes a ticket below the gate).
+    let gate = Arc::new(AtomicU64::new(0));
+    let tickets = Arc::new(AtomicU64::new(0));
     // Waits until `target` relays have completed or all have; bounded: the senders never wait.
     let wait_for = |progress: &AtomicU64, target: u64| loop {
         let done = progress.load(Ordering::SeqCst);
@@ -815,9 +819,14 @@ fn stress_relays_joins_leaves_and_slow_consumers_keep_every_count_exact() {
         .map(|&(from, _)| {
             let hub = Arc::clone(&hub);
             let progress = Arc::clone(&progress);
+            let (gate, tickets) = (Arc::clone(&gate), Arc::clone(&tickets));
             thread::spawn(move || {
                 let mut offered = 0;
                 for seq in 0..PER_SENDER {
+                    let ticket = tickets.fetch_add(1, Ordering::SeqCst);
+                    while ticket >= gate.load(Ordering::SeqCst) {
+                        thread::yield_now();
+                    }
                     let relayed = relay(&hub, from, seq);
                     progress.fetch_add(1, Ordering::SeqCst);
                     assert_eq!(relayed.slow_consumers, 0, "only churn peers are slow");
@@ -841,13 +850,18 @@ fn stress_relays_joins_leaves_and_slow_consumers_keep_every_count_exact() {
     let churn = {
         let hub = Arc::clone(&hub);
         let progress = Arc::clone(&progress);
+        let gate = Arc::clone(&gate);
         thread::spawn(move || {
             let mut churned = Vec::new();
             let mut sends = 0u64;
             for k in 0..CHURN {
-                wait_for(&progress, k * TOTAL / (CHURN + 1));
+                let join_at = k * TOTAL / (CHURN + 1);
+                gate.store(join_at, Ordering::SeqCst);
+                wait_for(&progress, join_at);
                 let (peer, outbox) = join(&hub);
                 let progress_at_join = progress.load(Ordering::SeqCst);
+                // Exactly WINDOW more relays may run while this peer is in the room.
+                gate.store(progress_at_join + WINDOW, Ordering::SeqCst);
                 assert!(hub.send(peer, msg(0, k as u32, false)), "welcome");
                 sends += 1;
                 let mut got = drained(&outbox);
@@ -880,6 +894,7 @@ fn stress_relays_joins_leaves_and_slow_consumers_keep_every_count_exact() {
                     progress_at_removal,
                 });
             }
+            gate.store(u64::MAX, Ordering::SeqCst);
             (churned, sends)
         })
     };

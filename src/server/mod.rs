@@ -335,7 +335,7 @@ async fn serve_connection(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: PeerId,
-    outbox: Arc<Outbox<Outgoing>>,
+    outbox: crate::sync::Arc<Outbox<Outgoing>>,
 ) {
     let config = &shared.config;
     let mut reader = stream.clone();
@@ -518,7 +518,7 @@ fn start_writer(
     shared: &Arc<Shared>,
     peer: PeerId,
     stream: TcpStream,
-    outbox: Arc<Outbox<Outgoing>>,
+    outbox: crate::sync::Arc<Outbox<Outgoing>>,
     profile: Profile,
 ) -> task::JoinHandle<()> {
     if let Ok(mut sockets) = shared.sockets.lock() {
