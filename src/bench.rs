@@ -136,7 +136,8 @@ struct Tally {
     clients_done: AtomicU64,
 }
 
-/// Runs the bench; `progress` is called about 10 times a second with (deliveries, expected so far).
+/// Runs the bench; `progress` is called about 10 times a second with (messages sent, messages to
+/// send in all, or 0 for a timed load).
 pub async fn run(
     config: &BenchConfig,
     mut progress: impl FnMut(u64, u64),
@@ -197,13 +198,13 @@ pub async fn run(
             tally.stop_sending.store(true, Relaxed);
         });
     }
-    let expected_per_message = config.clients as u64;
+    let quota = match config.load {
+        Load::Messages(n) => n * config.clients as u64,
+        Load::Duration(_) => 0,
+    };
     while tally.clients_done.load(Relaxed) < config.clients as u64 {
         task::sleep(Duration::from_millis(100)).await;
-        progress(
-            tally.deliveries.load(Relaxed),
-            tally.sent.load(Relaxed) * expected_per_message,
-        );
+        progress(tally.sent.load(Relaxed), quota);
     }
     for client in clients {
         client.await?;
@@ -224,6 +225,7 @@ pub async fn run(
         }
         None => None,
     };
+    let expected_per_message = config.clients as u64;
     let sent = tally.sent.load(Relaxed);
     let deliveries = tally.deliveries.load(Relaxed);
     let echoes = tally.echoes.load(Relaxed);
@@ -291,6 +293,8 @@ enum BenchWriter {
     },
     Nats {
         stream: Arc<async_std::sync::Mutex<TcpStream>>,
+        /// For shutdown, which needs no lock.
+        raw: TcpStream,
         me: u64,
         size: usize,
         message: Vec<u8>,
@@ -298,6 +302,16 @@ enum BenchWriter {
 }
 
 impl BenchWriter {
+    /// Ends the connection, so the reader's pending read returns.
+    fn shutdown(&self) {
+        match self {
+            BenchWriter::Framechat { writer, .. } => writer.shutdown(),
+            BenchWriter::Nats { raw, .. } => {
+                let _ = raw.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
     async fn send_one(&mut self) -> Result<(), ClientError> {
         match self {
             BenchWriter::Framechat {
@@ -317,6 +331,7 @@ impl BenchWriter {
                 me,
                 size,
                 message,
+                ..
             } => {
                 // PUB bench <size>\r\n | sender id u64 | sent_at u64 | padding | \r\n
                 message.clear();
@@ -334,42 +349,26 @@ impl BenchWriter {
 
 /// What a client's reader saw, merged into the tally at its end.
 struct Seen {
-    deliveries: u64,
     echoes: u64,
     latency_us: Histogram<u64>,
     last: Option<Instant>,
-    last_progress: Instant,
+}
+
+/// A client's live delivery count: its own atomic, so readers never contend on one cache line.
+#[derive(Default)]
+struct Progress {
+    deliveries: AtomicU64,
+    reader_done: AtomicBool,
 }
 
 impl Seen {
     fn new() -> Seen {
         Seen {
-            deliveries: 0,
             echoes: 0,
             latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
                 .expect("static histogram bounds"),
             last: None,
-            last_progress: Instant::now(),
         }
-    }
-
-    fn delivered(&mut self, tally: &Tally, latency_us: Option<u64>) {
-        self.deliveries += 1;
-        tally.deliveries.fetch_add(1, Relaxed);
-        let now = Instant::now();
-        self.last = Some(now);
-        self.last_progress = now;
-        if let Some(us) = latency_us {
-            self.latency_us.saturating_record(us.max(1));
-        }
-    }
-
-    /// Every sender is done and this client has everything, or nothing came for the drain time.
-    fn finished(&self, config: &BenchConfig, tally: &Tally) -> bool {
-        if tally.senders_done.load(Relaxed) < config.clients as u64 {
-            return false;
-        }
-        self.deliveries >= tally.sent.load(Relaxed) || self.last_progress.elapsed() > config.drain
     }
 
     fn merge_into(self, tally: &Tally) {
@@ -383,7 +382,8 @@ impl Seen {
     }
 }
 
-const POLL: Duration = Duration::from_millis(50);
+/// How often a client whose sending is over checks whether its reader is done.
+const POLL: Duration = Duration::from_millis(10);
 
 /// How long legacy clients wait after connecting before the load starts.
 const LEGACY_SETTLE: Duration = Duration::from_millis(250);
@@ -440,14 +440,14 @@ impl Connection {
         me: u64,
     ) -> Result<(), ClientError> {
         let (tokens, token) = channel::unbounded::<()>();
+        let progress = Arc::new(Progress::default());
         let (mut writer, reading) = match self {
             Connection::Framechat { reader, writer } => {
                 let send_times = (writer.profile() == Profile::Legacy)
                     .then(|| Arc::new(Mutex::new(VecDeque::new())));
                 let reading = task::spawn(read_framechat(
                     reader,
-                    config.clone(),
-                    tally.clone(),
+                    progress.clone(),
                     tokens,
                     send_times.clone(),
                 ));
@@ -462,18 +462,19 @@ impl Connection {
                 )
             }
             Connection::Nats { stream, leftover } => {
+                let stream_for_shutdown = stream.clone();
                 let shared = Arc::new(async_std::sync::Mutex::new(stream.clone()));
                 let reading = task::spawn(read_nats(
                     stream,
                     leftover,
                     shared.clone(),
                     me,
-                    config.clone(),
-                    tally.clone(),
+                    progress.clone(),
                     tokens,
                 ));
                 let writer = BenchWriter::Nats {
                     stream: shared,
+                    raw: stream_for_shutdown,
                     me,
                     size: config.size.max(16),
                     message: Vec::new(),
@@ -503,7 +504,28 @@ impl Connection {
         }
         .await;
         tally.senders_done.fetch_add(1, Relaxed);
+        // Drain: once every sender is done, this client expects each sent message once. End the
+        // reader when it has them all, or when nothing has come for the drain time.
+        let mut last_count = progress.deliveries.load(Relaxed);
+        let mut last_change = Instant::now();
+        while !progress.reader_done.load(Relaxed) {
+            let count = progress.deliveries.load(Relaxed);
+            if count != last_count {
+                (last_count, last_change) = (count, Instant::now());
+            }
+            let all_sent = tally.senders_done.load(Relaxed) == config.clients as u64;
+            if all_sent
+                && (count >= tally.sent.load(Relaxed) || last_change.elapsed() > config.drain)
+            {
+                writer.shutdown();
+                break;
+            }
+            task::sleep(POLL).await;
+        }
         let seen = reading.await?;
+        tally
+            .deliveries
+            .fetch_add(progress.deliveries.load(Relaxed), Relaxed);
         seen.merge_into(tally);
         sending
     }
@@ -511,41 +533,60 @@ impl Connection {
 
 async fn read_framechat(
     mut reader: client::ClientReader,
-    config: BenchConfig,
-    tally: Arc<Tally>,
+    progress: Arc<Progress>,
     tokens: channel::Sender<()>,
     send_times: Option<Arc<Mutex<VecDeque<Instant>>>>,
 ) -> Result<Seen, ClientError> {
     let mut seen = Seen::new();
-    while !seen.finished(&config, &tally) {
-        let frame = match async_std::future::timeout(POLL, reader.recv()).await {
-            Err(_) => continue,
-            Ok(Ok(Some(frame))) => frame,
-            Ok(Ok(None)) => break,
-            Ok(Err(err)) => return Err(err),
-        };
-        let now = UnixMicros::now();
-        let latency = match &frame {
-            Frame::Echo { sent_at, .. } => {
-                seen.echoes += 1;
-                let _ = tokens.try_send(());
-                Some(now.saturating_since(*sent_at))
+    let mut deliveries = 0u64;
+    loop {
+        // One clock reading per read: every frame of a read arrived together.
+        let mut arrived: Option<(UnixMicros, Instant)> = None;
+        let read = reader
+            .read_each(|frame| {
+                let (now, instant) =
+                    *arrived.get_or_insert_with(|| (UnixMicros::now(), Instant::now()));
+                let latency = match frame {
+                    Frame::Echo { sent_at, .. } => {
+                        seen.echoes += 1;
+                        let _ = tokens.try_send(());
+                        Some(now.saturating_since(sent_at))
+                    }
+                    Frame::Broadcast { sent_at, .. } => Some(now.saturating_since(sent_at)),
+                    Frame::Text(text) if text.starts_with("echo: ") => {
+                        seen.echoes += 1;
+                        let _ = tokens.try_send(());
+                        let sent = send_times
+                            .as_ref()
+                            .and_then(|times| times.lock().ok()?.pop_front());
+                        sent.map(|at| instant.saturating_duration_since(at).as_micros() as u64)
+                    }
+                    Frame::Text(_) => None,
+                    // PING/PONG/ERROR are not part of the workload.
+                    _ => return,
+                };
+                deliveries += 1;
+                if let Some(us) = latency {
+                    seen.latency_us.saturating_record(us.max(1));
+                }
+            })
+            .await;
+        if let Some((_, instant)) = arrived {
+            seen.last = Some(instant);
+            progress.deliveries.store(deliveries, Relaxed);
+        }
+        match read {
+            Ok(true) => {}
+            // The end of the stream: the drain is over (the writer shut the socket) or the server
+            // closed; what did not arrive counts as lost.
+            Ok(false) | Err(ClientError::Io(_)) => break,
+            Err(err) => {
+                progress.reader_done.store(true, Relaxed);
+                return Err(err);
             }
-            Frame::Broadcast { sent_at, .. } => Some(now.saturating_since(*sent_at)),
-            Frame::Text(text) if text.starts_with("echo: ") => {
-                seen.echoes += 1;
-                let _ = tokens.try_send(());
-                let sent = send_times
-                    .as_ref()
-                    .and_then(|times| times.lock().ok()?.pop_front());
-                sent.map(|at| at.elapsed().as_micros() as u64)
-            }
-            Frame::Text(_) => None,
-            // PING/PONG/ERROR are not part of the workload.
-            _ => continue,
-        };
-        seen.delivered(&tally, latency);
+        }
     }
+    progress.reader_done.store(true, Relaxed);
     Ok(seen)
 }
 
@@ -554,38 +595,40 @@ async fn read_nats(
     mut buf: Vec<u8>,
     writer: Arc<async_std::sync::Mutex<TcpStream>>,
     me: u64,
-    config: BenchConfig,
-    tally: Arc<Tally>,
+    progress: Arc<Progress>,
     tokens: channel::Sender<()>,
 ) -> Result<Seen, ClientError> {
     let mut seen = Seen::new();
+    let mut deliveries = 0u64;
     let mut chunk = vec![0u8; 64 * 1024];
-    while !seen.finished(&config, &tally) {
-        // Parse every complete message in `buf`: MSG <subject> <sid> <len>\r\n<payload>\r\n
-        while let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") {
-            let line = &buf[..eol];
+    let result = loop {
+        let now = UnixMicros::now();
+        let mut consumed = 0;
+        // Every complete message in `buf`: MSG <subject> <sid> <len>\r\n<payload>\r\n
+        while let Some(eol) = buf[consumed..].windows(2).position(|w| w == b"\r\n") {
+            let line = &buf[consumed..consumed + eol];
             if line.starts_with(b"PING") {
                 writer.lock().await.write_all(b"PONG\r\n").await?;
-                buf.drain(..eol + 2);
+                consumed += eol + 2;
                 continue;
             }
+            if line.starts_with(b"-ERR") {
+                break;
+            }
             if !line.starts_with(b"MSG ") {
-                if line.starts_with(b"-ERR") {
-                    return Err(protocol_error(String::from_utf8_lossy(line).into_owned()));
-                }
-                buf.drain(..eol + 2);
+                consumed += eol + 2;
                 continue;
             }
             let len: usize = std::str::from_utf8(line)
                 .ok()
                 .and_then(|l| l.rsplit(' ').next()?.parse().ok())
                 .ok_or_else(|| protocol_error("malformed MSG line".into()))?;
-            let start = eol + 2;
+            let start = consumed + eol + 2;
             if buf.len() < start + len + 2 {
                 break;
             }
             let payload = &buf[start..start + len];
-            let latency = (len >= 16).then(|| {
+            if len >= 16 {
                 let word = |at: usize| {
                     let mut bytes = [0u8; 8];
                     bytes.copy_from_slice(&payload[at..at + 8]);
@@ -595,19 +638,29 @@ async fn read_nats(
                     seen.echoes += 1;
                     let _ = tokens.try_send(());
                 }
-                UnixMicros::now().saturating_since(UnixMicros(word(8)))
-            });
-            seen.delivered(&tally, latency);
-            buf.drain(..start + len + 2);
+                let us = now.saturating_since(UnixMicros(word(8)));
+                seen.latency_us.saturating_record(us.max(1));
+            }
+            deliveries += 1;
+            consumed = start + len + 2;
         }
-        match async_std::future::timeout(POLL, stream.read(&mut chunk)).await {
-            Err(_) => continue,
-            Ok(Ok(0)) => break,
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Ok(Err(err)) => return Err(err.into()),
+        if buf[consumed..].starts_with(b"-ERR") {
+            break Err(protocol_error(
+                String::from_utf8_lossy(&buf[consumed..]).into_owned(),
+            ));
         }
-    }
-    Ok(seen)
+        if consumed > 0 {
+            buf.drain(..consumed);
+            seen.last = Some(Instant::now());
+            progress.deliveries.store(deliveries, Relaxed);
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break Ok(()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    progress.reader_done.store(true, Relaxed);
+    result.map(|()| seen)
 }
 
 /// Reads one CRLF-terminated line into the front of `buf` and returns it; keeps what follows.

@@ -143,6 +143,11 @@ impl ClientWriter {
         Ok(())
     }
 
+    /// Closes the connection both ways: the reader's pending or next read ends the stream.
+    pub fn shutdown(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
     /// Closes the sending direction: the server sees a clean end of stream.
     pub fn close(&self) -> Result<(), ClientError> {
         self.stream.shutdown(Shutdown::Write)?;
@@ -181,6 +186,30 @@ impl ClientReader {
                 pending.push_back(frame.into_owned())
             })?;
         }
+    }
+}
+
+impl ClientReader {
+    /// Reads once and hands every frame those bytes complete to `on_frame`, borrowed: no copy and
+    /// no allocation per frame. Returns `Ok(false)` at a clean end of stream.
+    pub async fn read_each(
+        &mut self,
+        mut on_frame: impl FnMut(Frame<&str>),
+    ) -> Result<bool, ClientError> {
+        while let Some(frame) = self.pending.pop_front() {
+            on_frame(frame.as_ref());
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        let n = self.stream.read(&mut self.buf).await?;
+        if n == 0 {
+            self.eof = true;
+            self.decoder.finish()?;
+            return Ok(false);
+        }
+        self.decoder.decode_each(&self.buf[..n], on_frame)?;
+        Ok(true)
     }
 }
 

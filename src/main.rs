@@ -288,16 +288,16 @@ async fn bench(args: BenchArgs) -> Result<(), AnyError> {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} deliveries {pos}/{len} {per_sec}",
+                "{spinner} {elapsed_precise} [{bar:30}] sent {pos}/{len} ({per_sec})",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
-    let report = bench::run(&config, |done, expected| {
+    let report = bench::run(&config, |sent, quota| {
         if let Some(bar) = &bar {
-            bar.set_length(expected);
-            bar.set_position(done);
+            bar.set_length(quota.max(sent));
+            bar.set_position(sent);
         }
     })
     .await?;
