@@ -115,6 +115,9 @@ struct ServeArgs {
     /// Print the metrics line this often (0s: never).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     metrics_interval: Duration,
+    /// Serve Prometheus metrics over HTTP on this address (e.g. 127.0.0.1:9090).
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Parser)]
@@ -196,6 +199,7 @@ async fn serve(args: ServeArgs) -> Result<(), AnyError> {
         write_timeout: args.write_timeout,
         shutdown_grace: args.shutdown_grace,
         metrics_interval: Some(args.metrics_interval).filter(|d| !d.is_zero()),
+        metrics_addr: args.metrics_addr,
     };
     let server = Server::bind(config).await?;
     let handle = server.handle();

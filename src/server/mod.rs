@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Print the metrics line this often; `None` for never. Default 2 s, as the seed.
     pub metrics_interval: Option<Duration>,
+    /// Serve the Prometheus text format over HTTP here (`GET /metrics`); `None` for not at all.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +68,7 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
             metrics_interval: Some(Duration::from_secs(2)),
+            metrics_addr: None,
         }
     }
 }
@@ -121,6 +124,7 @@ struct Shared {
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
+    metrics_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     stop: async_std::channel::Receiver<()>,
     stop_sender: async_std::channel::Sender<()>,
@@ -131,6 +135,7 @@ pub struct Server {
 pub struct ServerHandle {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     stop: async_std::channel::Sender<()>,
 }
 
@@ -138,6 +143,11 @@ impl ServerHandle {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the Prometheus endpoint, if one was configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The metrics now.
@@ -156,6 +166,10 @@ impl Server {
     pub async fn bind(config: ServerConfig) -> io::Result<Server> {
         let listener = TcpListener::bind(config.addr).await?;
         let local_addr = listener.local_addr()?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let (stop_sender, stop) = async_std::channel::bounded(1);
         let shared = Arc::new(Shared {
             hub: Hub::new(config.hub),
@@ -168,6 +182,7 @@ impl Server {
         Ok(Server {
             listener,
             local_addr,
+            metrics_listener,
             shared,
             stop,
             stop_sender,
@@ -184,6 +199,10 @@ impl Server {
         ServerHandle {
             shared: self.shared.clone(),
             local_addr: self.local_addr,
+            metrics_addr: self
+                .metrics_listener
+                .as_ref()
+                .and_then(|l| l.local_addr().ok()),
             stop: self.stop_sender.clone(),
         }
     }
@@ -203,6 +222,10 @@ impl Server {
                     previous = now;
                 }
             });
+        }
+        if let Some(listener) = self.metrics_listener {
+            log::info!("metrics on http://{}/metrics", listener.local_addr()?);
+            task::spawn(serve_metrics(shared.clone(), listener));
         }
         log::info!("listening on {}", self.local_addr);
         loop {
@@ -224,6 +247,33 @@ impl Server {
         }
         drop(self.listener);
         Ok(shutdown(&shared).await)
+    }
+}
+
+/// A minimal HTTP/1.0 responder: every request gets the Prometheus text of the metrics now.
+async fn serve_metrics(shared: Arc<Shared>, listener: TcpListener) {
+    while !shared.shutting_down.load(Ordering::Acquire) {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        task::spawn(async move {
+            // Read the request head (bounded in size and time); its content does not matter.
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+                match async_std::io::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
+                    Ok(n) if n > 0 => head.extend_from_slice(&chunk[..n]),
+                    _ => return,
+                }
+            }
+            let body = shared.metrics.snapshot().to_prometheus();
+            let response = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
     }
 }
 
