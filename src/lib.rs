@@ -111,6 +111,9 @@ mod decoder;
 mod encoder;
 mod error;
 mod frame;
+#[cfg(feature = "arbitrary")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 pub mod wire;
 
