@@ -45,7 +45,9 @@ pub fn decode_whole(
     end_of_stream: bool,
 ) -> ReferenceOutcome {
     let mut frames = Vec::new();
-    let error = run(config, stream, end_of_stream, &mut frames).err();
+    let error = run(config, stream, end_of_stream, &mut frames)
+        .err()
+        .flatten();
     ReferenceOutcome { frames, error }
 }
 
