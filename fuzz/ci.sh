@@ -33,7 +33,7 @@ for target in "${targets[@]}"; do
     status=$?
     set -e
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    echo "$target: ${runs:-unknown} executions in ${seconds}s (exit $status)"
+    echo "$target: ${runs:-unknown} executions (limit ${seconds}s, exit $status)"
     grep -E '^Done [0-9]+ runs' "$log" || true
     if [ "$status" -ne 0 ]; then
         failed+=("$target")
