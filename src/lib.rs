@@ -111,6 +111,9 @@ mod decoder;
 mod encoder;
 mod error;
 mod frame;
+#[cfg(feature = "arbitrary")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(any(feature = "proptest", feature = "quickcheck"))]
 pub mod generators;
 #[cfg(feature = "hub")]
