@@ -154,8 +154,8 @@ impl Snapshot {
         };
         format!(
             concat!(
-                "{{\"messages_total\": {}, \"rps\": {:.2}, \"avg_service_ms\": {:.3}, ",
-                "\"p50_service_ms\": {:.3}, \"p99_service_ms\": {:.3}, \"connections\": {}, ",
+                "{{\"messages_total\": {}, \"rps\": {:.2}, \"avg_service_ms\": {:.4}, ",
+                "\"p50_service_ms\": {:.4}, \"p99_service_ms\": {:.4}, \"connections\": {}, ",
                 "\"connections_total\": {}, \"refused\": {}, \"deliveries\": {}, ",
                 "\"slow_consumers\": {}, \"protocol_errors\": {}, \"timeouts\": {}, ",
                 "\"bytes_in\": {}, \"bytes_out\": {}}}"
