@@ -693,13 +693,16 @@ fn the_prometheus_endpoint_serves_the_counters() {
         cfg.metrics_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         let server = start(cfg).await;
         let (mut r, mut w) = connect(server.addr(), Profile::Legacy).await;
-        w.send_message("count me", UnixMicros::UNKNOWN).await.expect("send");
+        w.send_message("count me", UnixMicros::UNKNOWN)
+            .await
+            .expect("send");
         recv(&mut r).await;
         let metrics_addr = server.handle.metrics_addr().expect("a metrics endpoint");
         let body = task::spawn_blocking(move || {
             let mut sock = StdTcpStream::connect(metrics_addr).expect("connect");
             sock.set_read_timeout(Some(WAIT)).expect("timeout");
-            sock.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").expect("request");
+            sock.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+                .expect("request");
             let mut body = String::new();
             sock.read_to_string(&mut body).expect("response");
             body
@@ -707,7 +710,10 @@ fn the_prometheus_endpoint_serves_the_counters() {
         .await;
         assert!(body.starts_with("HTTP/1.0 200 OK"), "{body}");
         assert!(body.contains("\nframechat_messages_total 1\n"), "{body}");
-        assert!(body.contains("# TYPE framechat_connections_open gauge"), "{body}");
+        assert!(
+            body.contains("# TYPE framechat_connections_open gauge"),
+            "{body}"
+        );
         server.stop().await;
     });
 }

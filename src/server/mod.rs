@@ -31,6 +31,13 @@ use crate::wire::PREFACE;
 use crate::{DecodeError, Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
 pub use metrics::{Metrics, Snapshot};
 
+/// A connection's read buffer starts at this size and doubles up to `MAX_READ_BUF` when reads fill it.
+const MIN_READ_BUF: usize = 4 * 1024;
+const MAX_READ_BUF: usize = 64 * 1024;
+/// A writer's output buffer: its initial capacity, and the most it keeps between writes.
+const MIN_OUT: usize = 4 * 1024;
+const MAX_RETAINED_OUT: usize = 256 * 1024;
+
 /// Everything a server is configured with; each field is a `framechat serve` flag.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -262,7 +269,8 @@ async fn serve_metrics(shared: Arc<Shared>, listener: TcpListener) {
             let mut head = Vec::new();
             let mut chunk = [0u8; 1024];
             while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-                match async_std::io::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
+                match async_std::io::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await
+                {
                     Ok(n) if n > 0 => head.extend_from_slice(&chunk[..n]),
                     _ => return,
                 }
@@ -390,7 +398,9 @@ async fn serve_connection(
     let config = &shared.config;
     let mut reader = stream.clone();
     let mut decoder = Decoder::server_detect(config.limits);
-    let mut read_buf = vec![0u8; 64 * 1024];
+    // Starts small (most connections are chatty with short messages) and doubles whenever a read
+    // fills it, so a connection costs 4 KiB until it streams.
+    let mut read_buf = vec![0u8; MIN_READ_BUF];
     let connected_at = Instant::now();
     let mut frame_started: Option<Instant> = None;
     let mut writer: Option<task::JoinHandle<()>> = None;
@@ -434,6 +444,7 @@ async fn serve_connection(
             Err(_) => break ReadEnd::Closed,
         };
         Metrics::add(&shared.metrics.bytes_in, n as u64);
+        let filled = n == read_buf.len();
         let mut input = &read_buf[..n];
         while !input.is_empty() {
             match decoder.decode(input) {
@@ -445,6 +456,9 @@ async fn serve_connection(
                 }
                 Err(err) => break 'read ReadEnd::Protocol(err),
             }
+        }
+        if filled && read_buf.len() < MAX_READ_BUF {
+            read_buf.resize(read_buf.len() * 2, 0);
         }
         frame_started = if decoder.is_mid_frame() {
             Some(frame_started.unwrap_or_else(Instant::now))
@@ -590,7 +604,7 @@ async fn write_loop(
     let config = &shared.config;
     let mut writer = PeerWriter {
         encoder: Encoder::server(profile, config.limits),
-        out: Vec::with_capacity(64 * 1024),
+        out: Vec::with_capacity(MIN_OUT),
         scratch: String::new(),
         frames: 0,
     };
@@ -613,6 +627,10 @@ async fn write_loop(
             Metrics::add(&shared.metrics.deliveries, writer.frames);
             writer.out.clear();
             writer.frames = 0;
+            if writer.out.capacity() > MAX_RETAINED_OUT {
+                // A burst grew the buffer: give the memory back instead of keeping it per peer.
+                writer.out = Vec::with_capacity(MIN_OUT);
+            }
         }
         let drained = poll_fn(|cx| outbox.poll_drain(cx, &mut batch)).await;
         for message in batch.drain(..) {
