@@ -2,7 +2,7 @@
 //!
 //! Both are thin shells over the sans-IO [`Decoder`] and [`Encoder`]: they own a byte buffer and
 //! move bytes between it and the transport, and follow the crate's driving recipe step by step.
-//! Their [`Error`] is also the error of the async adapters ([`crate::tokio`], [`crate::futures`]).
+//! Their [`Error`] is also the error of the async adapters (`framechat::tokio`, `framechat::futures`).
 //!
 //! ```
 //! use framechat::io::{FrameReader, FrameWriter};
@@ -27,7 +27,7 @@ use std::io::{self, Read, Write};
 
 use crate::{DecodeError, Decoder, EncodeError, Encoder, Frame};
 
-/// Size of the read buffer of [`FrameReader::new`] and [`crate::futures::FrameStream::new`].
+/// Size of the read buffer of [`FrameReader::new`] and `framechat::futures::FrameStream::new`.
 pub const DEFAULT_READ_BUFFER: usize = 8 * 1024;
 
 /// The error of every I/O adapter: the transport's, or the codec's, kept typed.

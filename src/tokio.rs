@@ -3,7 +3,7 @@
 //!
 //! [`FrameCodec`] implements [`tokio_util::codec::Decoder`] and
 //! [`tokio_util::codec::Encoder`] for owned [`Frame`]s, over one sans-IO
-//! [`Decoder`](crate::Decoder) and [`Encoder`](crate::Encoder). Its error is
+//! [`Decoder`] and [`Encoder`]. Its error is
 //! [`crate::io::Error`], which keeps the codec's errors typed.
 //!
 //! ```
@@ -36,7 +36,7 @@ use crate::{Decoder, Encoder, Frame, Limits, Profile};
 /// - `decode` feeds the whole read buffer to the decoder and advances it by exactly the bytes
 ///   consumed. Bytes of an incomplete frame are taken into the decoder (which holds at most one
 ///   header plus the limit, FC-22), so the read buffer never grows beyond one read.
-/// - `decode_eof` is [`Decoder::finish`](crate::Decoder::finish): a clean end is `Ok(None)`; a
+/// - `decode_eof` is [`Decoder::finish`]: a clean end is `Ok(None)`; a
 ///   stream cut inside the preface, a header or a payload is [`Error::Decode`] with a `Truncated`
 ///   kind (FC-21), not tokio-util's generic "bytes remaining on stream".
 /// - A decode error is terminal (FC-19); `Framed` ends its stream after yielding it.
@@ -49,7 +49,7 @@ use crate::{Decoder, Encoder, Frame, Limits, Profile};
 /// It encodes owned frames only, as a `Sink` item usually is (frames that cross channels and
 /// tasks are owned). One item type keeps type inference working for frames without text
 /// (`Frame::Ping { nonce }`) and for `SinkExt::flush` and `close`; the borrowing, copy-free
-/// [`Encoder::encode`](crate::Encoder::encode) stays available to code that writes its own
+/// [`Encoder::encode`] stays available to code that writes its own
 /// buffers.
 ///
 /// ```no_run
