@@ -147,6 +147,8 @@ mod decoder;
 mod encoder;
 mod error;
 mod frame;
+#[cfg(any(feature = "proptest", feature = "quickcheck"))]
+pub mod generators;
 mod limits;
 pub mod wire;
 
