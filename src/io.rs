@@ -270,7 +270,8 @@ impl<R: Read> Iterator for FrameReader<R> {
 /// A frame the encoder refuses is [`Error::Encode`] and writes nothing (FC-23). If the transport
 /// fails part-way, the unwritten bytes stay queued, in order, and go out first on the next
 /// `write_frame` or [`flush`](FrameWriter::flush): no frame is ever half-written by the adapter,
-/// so a non-blocking transport's `WouldBlock` is safe to retry. A typed client's preface is queued
+/// so a non-blocking transport's `WouldBlock` is safe to retry. An [`Error::Io`] from
+/// `write_frame` thus means the frame was accepted and queued: do not write it again. A typed client's preface is queued
 /// when the writer is built (FC-3, FC-25): call `flush` to send it before the first frame.
 ///
 /// ```no_run

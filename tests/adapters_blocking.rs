@@ -5,13 +5,17 @@
 // Each test file uses its own subset of the shared helpers.
 #[allow(dead_code)]
 mod adapters_support;
+mod common;
 
 use std::error::Error as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
 
-use adapters_support::{cases, decode_directly, ChunkPlan, Outcome, Side, CHUNK_PLANS};
+use adapters_support::{
+    cases, decode_directly, encode_scripts, vector_scripts, ChunkPlan, Outcome, Script, Side, Stop,
+    CHUNK_PLANS,
+};
 use framechat::io::{Error, FrameReader, FrameWriter};
 use framechat::wire::PREFACE;
 use framechat::{
@@ -20,19 +24,21 @@ use framechat::{
 };
 
 /// A `Read` that returns the stream in the plan's chunk sizes (or less, if the caller's buffer is
-/// smaller), and fails with `Interrupted` on every third call (which the reader must retry, as
-/// `std::io` does).
+/// smaller) and fails with `Interrupted` on every third call (which the reader must retry, as
+/// `std::io` does). After the stream: end of stream if `finish`, else `WouldBlock` forever.
 struct ChunkedReader<'a> {
     rest: &'a [u8],
     sizes: std::iter::Cycle<std::slice::Iter<'static, usize>>,
+    finish: bool,
     calls: usize,
 }
 
 impl<'a> ChunkedReader<'a> {
-    fn new(plan: &ChunkPlan, stream: &'a [u8]) -> ChunkedReader<'a> {
+    fn new(plan: &ChunkPlan, script: &'a Script) -> ChunkedReader<'a> {
         ChunkedReader {
-            rest: stream,
+            rest: &script.stream,
             sizes: plan.sizes.iter().cycle(),
+            finish: script.finish,
             calls: 0,
         }
     }
@@ -44,6 +50,9 @@ impl Read for ChunkedReader<'_> {
         if self.calls % 3 == 0 {
             return Err(io::ErrorKind::Interrupted.into());
         }
+        if self.rest.is_empty() && !self.finish {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let size = *self.sizes.next().expect("cycled plans never end");
         let n = size.min(buf.len()).min(self.rest.len());
         buf[..n].copy_from_slice(&self.rest[..n]);
@@ -52,8 +61,9 @@ impl Read for ChunkedReader<'_> {
     }
 }
 
-/// Reads frames until the end or the first error; checks the error is sticky (FC-19).
-fn read_all<R: Read>(mut reader: FrameReader<R>) -> Outcome {
+/// Reads frames until the end, the first error or `WouldBlock`; checks that an end or an error
+/// is sticky (FC-19, FC-21).
+fn drive<R: Read>(reader: &mut FrameReader<R>) -> Outcome {
     let mut frames = Vec::new();
     loop {
         match reader.read_frame() {
@@ -65,7 +75,7 @@ fn read_all<R: Read>(mut reader: FrameReader<R>) -> Outcome {
                 );
                 return Outcome {
                     frames,
-                    error: None,
+                    stop: Stop::Clean,
                 };
             }
             Err(Error::Decode(err)) => {
@@ -75,52 +85,73 @@ fn read_all<R: Read>(mut reader: FrameReader<R>) -> Outcome {
                 }
                 return Outcome {
                     frames,
-                    error: Some(err),
+                    stop: Stop::Error(err),
                 };
             }
-            Err(other) => panic!("only decode errors are expected here, got {other:?}"),
+            Err(Error::Io(err)) if err.kind() == io::ErrorKind::WouldBlock => {
+                assert_eq!(reader.decoder().error(), None);
+                return Outcome {
+                    frames,
+                    stop: Stop::Open,
+                };
+            }
+            Err(other) => panic!("unexpected {other:?}"),
         }
     }
 }
 
-#[test]
-fn hand_built_cases_agree_with_the_sans_io_decoder_driven_directly() {
-    // The cases' expected outcomes are counted by hand from the spec; the decoder must agree, or
-    // the adapter tests below would test against a wrong yardstick.
-    for case in cases() {
-        assert_eq!(
-            decode_directly(case.side.decoder(), &case.stream),
-            case.expected,
-            "{}",
-            case.name
-        );
-    }
-}
-
-#[test]
-fn frame_reader_yields_each_cases_frames_and_verdict_under_every_chunking() {
-    // FC-18: the outcome does not depend on how the stream is cut into reads.
+/// Every script through a `FrameReader`, under every chunk plan and several buffer sizes.
+fn read_every_script(scripts: &[Script]) -> usize {
     let mut runs = 0;
-    for case in cases() {
+    for script in scripts {
         for plan in CHUNK_PLANS {
             for capacity in [1, 7, 8 * 1024] {
-                let reader = FrameReader::with_capacity(
+                let mut reader = FrameReader::with_capacity(
                     capacity,
-                    ChunkedReader::new(plan, &case.stream),
-                    case.side.decoder(),
+                    ChunkedReader::new(plan, script),
+                    script.decoder.clone(),
                 );
                 assert_eq!(
-                    read_all(reader),
-                    case.expected,
+                    drive(&mut reader),
+                    script.expected,
                     "{} / chunks {} / buffer {capacity}",
-                    case.name,
+                    script.name,
                     plan.name
                 );
                 runs += 1;
             }
         }
     }
-    assert_eq!(runs, cases().len() * CHUNK_PLANS.len() * 3);
+    runs
+}
+
+#[test]
+fn scripts_agree_with_the_sans_io_decoder_driven_directly() {
+    // The hand-built outcomes are counted by hand from the spec, the vectors' by their generator;
+    // the decoder must agree with both, or the adapter tests below would use a wrong yardstick.
+    for script in cases().iter().chain(&vector_scripts()) {
+        assert_eq!(decode_directly(script), script.expected, "{}", script.name);
+    }
+}
+
+#[test]
+fn frame_reader_yields_each_hand_built_cases_frames_and_verdict_under_every_chunking() {
+    // FC-18: the outcome does not depend on how the stream is cut into reads.
+    let scripts = cases();
+    assert_eq!(
+        read_every_script(&scripts),
+        scripts.len() * CHUNK_PLANS.len() * 3
+    );
+}
+
+#[test]
+fn frame_reader_passes_every_decode_vector_under_every_chunking() {
+    // §9: every decode vector, its frames, its end (clean, open or the exact error), FC-18.
+    let scripts = vector_scripts();
+    assert_eq!(
+        read_every_script(&scripts),
+        scripts.len() * CHUNK_PLANS.len() * 3
+    );
 }
 
 #[test]
@@ -130,7 +161,7 @@ fn frame_reader_iterator_yields_frames_then_the_decode_error_once_then_ends() {
         .into_iter()
         .find(|case| case.name.starts_with("a type byte out of range"))
         .expect("the case exists");
-    let mut reader = FrameReader::new(&case.stream[..], case.side.decoder());
+    let mut reader = FrameReader::new(&case.stream[..], case.decoder.clone());
     assert_eq!(
         reader.next().map(|item| item.ok()),
         Some(Some(Frame::Ping { nonce: 9 }))
@@ -206,7 +237,7 @@ fn an_io_error_is_not_terminal_and_reading_resumes_where_it_stopped() {
             next: 0,
             would_block: false,
         },
-        case.side.decoder(),
+        case.decoder.clone(),
     );
     let mut frames = Vec::new();
     let mut would_blocks = 0;
@@ -307,6 +338,42 @@ fn frame_writer_writes_exactly_the_encoders_bytes_whatever_each_write_accepts() 
     assert!(writer.queued().is_empty());
     assert_eq!(writer.get_ref().written, expected);
     assert_eq!(writer.get_ref().flushes, 1);
+}
+
+#[test]
+fn frame_writer_passes_every_encode_vector_over_a_transport_taking_1_to_3_bytes() {
+    // §9, FC-23, FC-24: each frame written or refused exactly as the vector says, a refusal
+    // leaving the queue untouched; in all, exactly the vector's bytes.
+    let scripts = encode_scripts();
+    for script in &scripts {
+        let mut writer = FrameWriter::new(ChunkedWriter::default(), script.encoder.clone());
+        for (index, (frame, refusal)) in script.steps.iter().enumerate() {
+            let queued_before = writer.queued().to_vec();
+            match (writer.write_frame(frame.as_ref()), refusal) {
+                (Ok(()), None) => {}
+                // Accepted and queued, not all written yet: the next write or flush goes on.
+                (Err(Error::Io(err)), None) if err.kind() == io::ErrorKind::WouldBlock => {}
+                (Err(Error::Encode(err)), Some(expected)) => {
+                    assert_eq!(&err, expected, "{} frame {index}", script.name);
+                    assert_eq!(writer.queued(), queued_before, "FC-23: {}", script.name);
+                }
+                (other, _) => panic!(
+                    "{} frame {index}: expected {refusal:?}, got {other:?}",
+                    script.name
+                ),
+            }
+        }
+        let mut retries = 0;
+        while let Err(err) = writer.flush() {
+            assert!(
+                matches!(&err, Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock),
+                "{err:?}"
+            );
+            retries += 1;
+            assert!(retries < 100_000, "flush must make progress");
+        }
+        assert_eq!(writer.get_ref().written, script.output, "{}", script.name);
+    }
 }
 
 #[test]

@@ -7,6 +7,7 @@
 // Each test file uses its own subset of the shared helpers.
 #[allow(dead_code)]
 mod adapters_support;
+mod common;
 
 use std::io;
 use std::pin::Pin;
@@ -18,7 +19,9 @@ use futures_lite::future::block_on;
 use futures_lite::StreamExt;
 use futures_util::SinkExt;
 
-use adapters_support::{cases, ChunkPlan, Outcome, CHUNK_PLANS};
+use adapters_support::{
+    cases, encode_scripts, vector_scripts, ChunkPlan, Outcome, Script, Stop, CHUNK_PLANS,
+};
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::io::Error;
 use framechat::wire::PREFACE;
@@ -26,17 +29,21 @@ use framechat::{EncodeError, Encoder, ErrorCode, Frame, Limits, Profile, UnixMic
 
 /// An `AsyncRead` that is `Pending` (waking itself) on every other poll, fails with
 /// `Interrupted` on every fifth, and otherwise returns the stream in the plan's chunk sizes.
+/// After the stream: end of stream if `finish`, else `WouldBlock`, as a live connection with
+/// nothing more to read.
 struct ChunkedAsyncRead<'a> {
     rest: &'a [u8],
     sizes: std::iter::Cycle<std::slice::Iter<'static, usize>>,
+    finish: bool,
     polls: usize,
 }
 
 impl<'a> ChunkedAsyncRead<'a> {
-    fn new(plan: &ChunkPlan, stream: &'a [u8]) -> ChunkedAsyncRead<'a> {
+    fn new(plan: &ChunkPlan, script: &'a Script) -> ChunkedAsyncRead<'a> {
         ChunkedAsyncRead {
-            rest: stream,
+            rest: &script.stream,
             sizes: plan.sizes.iter().cycle(),
+            finish: script.finish,
             polls: 0,
         }
     }
@@ -56,6 +63,9 @@ impl AsyncRead for ChunkedAsyncRead<'_> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        if self.rest.is_empty() && !self.finish {
+            return Poll::Ready(Err(io::ErrorKind::WouldBlock.into()));
+        }
         let size = *self.sizes.next().expect("cycled plans never end");
         let n = size.min(buf.len()).min(self.rest.len());
         buf[..n].copy_from_slice(&self.rest[..n]);
@@ -64,42 +74,71 @@ impl AsyncRead for ChunkedAsyncRead<'_> {
     }
 }
 
-#[test]
-fn frame_stream_yields_each_cases_frames_and_verdict_under_every_chunking() {
-    // FC-18, FC-19, FC-21: frames, then a clean end or one typed error, then the stream is done.
+/// Every script through a `FrameStream`, under every chunk plan and two buffer sizes: frames,
+/// then a clean end, an open end or one typed error, after which the stream is done (FC-19).
+fn stream_every_script(scripts: &[Script]) -> usize {
     let mut runs = 0;
-    for case in cases() {
+    for script in scripts {
         for plan in CHUNK_PLANS {
             for capacity in [1, 8 * 1024] {
                 let mut stream = FrameStream::with_capacity(
                     capacity,
-                    ChunkedAsyncRead::new(plan, &case.stream),
-                    case.side.decoder(),
+                    ChunkedAsyncRead::new(plan, script),
+                    script.decoder.clone(),
                 );
                 let outcome = block_on(async {
                     let mut frames = Vec::new();
-                    let error = loop {
+                    let stop = loop {
                         match stream.next().await {
                             Some(Ok(frame)) => frames.push(frame),
-                            Some(Err(Error::Decode(err))) => break Some(err),
-                            Some(Err(other)) => panic!("{}: unexpected {other:?}", case.name),
-                            None => break None,
+                            Some(Err(Error::Decode(err))) => break Stop::Error(err),
+                            Some(Err(Error::Io(err)))
+                                if err.kind() == io::ErrorKind::WouldBlock =>
+                            {
+                                assert_eq!(stream.decoder().error(), None);
+                                assert!(!stream.is_terminated(), "an I/O error is not terminal");
+                                break Stop::Open;
+                            }
+                            Some(Err(other)) => panic!("{}: unexpected {other:?}", script.name),
+                            None => break Stop::Clean,
                         }
                     };
-                    assert!(stream.is_terminated(), "{}: FC-19, FC-21", case.name);
-                    assert!(stream.next().await.is_none(), "{}: fused", case.name);
-                    Outcome { frames, error }
+                    if stop != Stop::Open {
+                        assert!(stream.is_terminated(), "{}: FC-19, FC-21", script.name);
+                        assert!(stream.next().await.is_none(), "{}: fused", script.name);
+                    }
+                    Outcome { frames, stop }
                 });
                 assert_eq!(
-                    outcome, case.expected,
+                    outcome, script.expected,
                     "{} / chunks {} / buffer {capacity}",
-                    case.name, plan.name
+                    script.name, plan.name
                 );
                 runs += 1;
             }
         }
     }
-    assert_eq!(runs, cases().len() * CHUNK_PLANS.len() * 2);
+    runs
+}
+
+#[test]
+fn frame_stream_yields_each_hand_built_cases_frames_and_verdict_under_every_chunking() {
+    // FC-18, FC-19, FC-21.
+    let scripts = cases();
+    assert_eq!(
+        stream_every_script(&scripts),
+        scripts.len() * CHUNK_PLANS.len() * 2
+    );
+}
+
+#[test]
+fn frame_stream_passes_every_decode_vector_under_every_chunking() {
+    // §9: every decode vector, its frames, its end (clean, open or the exact error), FC-18.
+    let scripts = vector_scripts();
+    assert_eq!(
+        stream_every_script(&scripts),
+        scripts.len() * CHUNK_PLANS.len() * 2
+    );
 }
 
 /// An `AsyncWrite` that records each write call, and is closed by `poll_close`. With `chunked`,
@@ -245,6 +284,42 @@ fn frame_sink_writes_exactly_the_encoders_bytes_whatever_each_write_accepts() {
         "`forward` closes the sink once the stream ends"
     );
     assert!(sink.get_ref().writes.iter().all(|&n| (1..=3).contains(&n)));
+}
+
+#[test]
+fn frame_sink_passes_every_encode_vector_over_a_transport_taking_1_to_3_bytes() {
+    // §9, FC-23, FC-24: each frame written or refused exactly as the vector says, a refusal
+    // leaving the buffer untouched; in all, exactly the vector's bytes. A high-water mark of 4
+    // makes `poll_ready` write between frames, against a writer that takes 1-3 bytes at a time.
+    for script in encode_scripts() {
+        let writer = RecordingWrite {
+            chunked: true,
+            ..RecordingWrite::default()
+        };
+        let mut sink = FrameSink::with_high_water(4, writer, script.encoder.clone());
+        block_on(async {
+            for (index, (frame, refusal)) in script.steps.iter().enumerate() {
+                // Bytes produced so far, written or still queued (`feed` may write some out).
+                let produced = |sink: &FrameSink<RecordingWrite>| {
+                    [&sink.get_ref().written[..], sink.queued()].concat()
+                };
+                let before = produced(&sink);
+                match (sink.feed(frame.clone()).await, refusal) {
+                    (Ok(()), None) => {}
+                    (Err(Error::Encode(err)), Some(expected)) => {
+                        assert_eq!(&err, expected, "{} frame {index}", script.name);
+                        assert_eq!(produced(&sink), before, "FC-23: {}", script.name);
+                    }
+                    (other, _) => panic!(
+                        "{} frame {index}: expected {refusal:?}, got {other:?}",
+                        script.name
+                    ),
+                }
+            }
+            sink.flush().await.expect("in-memory writer");
+        });
+        assert_eq!(sink.get_ref().written, script.output, "{}", script.name);
+    }
 }
 
 #[test]

@@ -6,6 +6,7 @@
 // Each test file uses its own subset of the shared helpers.
 #[allow(dead_code)]
 mod adapters_support;
+mod common;
 
 use std::io;
 use std::pin::Pin;
@@ -17,27 +18,32 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{Decoder as _, Encoder as _, FramedRead, FramedWrite};
 
-use adapters_support::{cases, ChunkPlan, Outcome, Side, CHUNK_PLANS};
+use adapters_support::{
+    cases, encode_scripts, vector_scripts, ChunkPlan, Outcome, Script, Stop, CHUNK_PLANS,
+};
 use framechat::io::Error;
 use framechat::tokio::FrameCodec;
 use framechat::wire::PREFACE;
 use framechat::{
-    DecodeErrorKind, EncodeError, Encoder, Frame, Limits, Part, Profile, Role, UnixMicros,
+    DecodeErrorKind, Decoder, EncodeError, Encoder, Frame, Limits, Part, Profile, Role, UnixMicros,
 };
 
 /// An `AsyncRead` that returns `Pending` (waking itself) on every other poll and otherwise the
-/// stream in the plan's chunk sizes.
+/// stream in the plan's chunk sizes. After the stream: end of stream if `finish`, else
+/// `WouldBlock`, as a live connection with nothing more to read.
 struct ChunkedAsyncRead<'a> {
     rest: &'a [u8],
     sizes: std::iter::Cycle<std::slice::Iter<'static, usize>>,
+    finish: bool,
     polls: usize,
 }
 
 impl<'a> ChunkedAsyncRead<'a> {
-    fn new(plan: &ChunkPlan, stream: &'a [u8]) -> ChunkedAsyncRead<'a> {
+    fn new(plan: &ChunkPlan, script: &'a Script) -> ChunkedAsyncRead<'a> {
         ChunkedAsyncRead {
-            rest: stream,
+            rest: &script.stream,
             sizes: plan.sizes.iter().cycle(),
+            finish: script.finish,
             polls: 0,
         }
     }
@@ -54,6 +60,9 @@ impl AsyncRead for ChunkedAsyncRead<'_> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        if self.rest.is_empty() && !self.finish {
+            return Poll::Ready(Err(io::ErrorKind::WouldBlock.into()));
+        }
         let size = *self.sizes.next().expect("cycled plans never end");
         let n = size.min(buf.remaining()).min(self.rest.len());
         buf.put_slice(&self.rest[..n]);
@@ -62,65 +71,86 @@ impl AsyncRead for ChunkedAsyncRead<'_> {
     }
 }
 
-fn codec_for(side: Side) -> FrameCodec {
-    let encoder = match side.role {
-        Role::Client => Encoder::client(side.profile, Limits::default()),
-        Role::Server => Encoder::server(side.profile, Limits::default()),
+/// A codec around the script's decoder; the encoder is not used by these reads.
+fn codec_for(script: &Script) -> FrameCodec {
+    let encoder = match script.decoder.role() {
+        Role::Client => Encoder::client(Profile::Typed, Limits::default()),
+        Role::Server => Encoder::server(Profile::Typed, Limits::default()),
     };
-    FrameCodec::new(side.decoder(), encoder)
+    FrameCodec::new(script.decoder.clone(), encoder)
 }
 
-#[tokio::test]
-async fn framed_read_yields_each_cases_frames_and_verdict_under_every_chunking() {
-    // FC-18, FC-19, FC-21 through tokio-util's own read loop, decode_eof included.
+/// Every script through tokio-util's own read loop (`FramedRead`, `decode_eof` included), under
+/// every chunk plan.
+async fn framed_read_every_script(scripts: &[Script]) -> usize {
     let mut runs = 0;
-    for case in cases() {
+    for script in scripts {
         for plan in CHUNK_PLANS {
-            let mut framed = FramedRead::new(
-                ChunkedAsyncRead::new(plan, &case.stream),
-                codec_for(case.side),
-            );
+            let mut framed =
+                FramedRead::new(ChunkedAsyncRead::new(plan, script), codec_for(script));
             let mut frames = Vec::new();
-            let error = loop {
+            let stop = loop {
                 match framed.next().await {
                     Some(Ok(frame)) => frames.push(frame),
-                    Some(Err(Error::Decode(err))) => break Some(err),
-                    Some(Err(other)) => panic!("{}: unexpected {other:?}", case.name),
-                    None => break None,
+                    Some(Err(Error::Decode(err))) => {
+                        assert!(
+                            framed.next().await.is_none(),
+                            "{}: FC-19, the stream ends after its error",
+                            script.name
+                        );
+                        break Stop::Error(err);
+                    }
+                    Some(Err(Error::Io(err))) if err.kind() == io::ErrorKind::WouldBlock => {
+                        assert_eq!(framed.decoder().decoder().error(), None);
+                        break Stop::Open;
+                    }
+                    Some(Err(other)) => panic!("{}: unexpected {other:?}", script.name),
+                    None => break Stop::Clean,
                 }
             };
-            if error.is_some() {
-                assert!(
-                    framed.next().await.is_none(),
-                    "{}: FC-19, the stream ends after its error",
-                    case.name
-                );
-            }
             assert_eq!(
-                Outcome { frames, error },
-                case.expected,
+                Outcome { frames, stop },
+                script.expected,
                 "{} / chunks {}",
-                case.name,
+                script.name,
                 plan.name
             );
             runs += 1;
         }
     }
-    assert_eq!(runs, cases().len() * CHUNK_PLANS.len());
+    runs
+}
+
+#[tokio::test]
+async fn framed_read_yields_each_hand_built_cases_frames_and_verdict_under_every_chunking() {
+    // FC-18, FC-19, FC-21.
+    let scripts = cases();
+    let runs = framed_read_every_script(&scripts).await;
+    assert_eq!(runs, scripts.len() * CHUNK_PLANS.len());
+}
+
+#[tokio::test]
+async fn framed_read_passes_every_decode_vector_under_every_chunking() {
+    // §9: every decode vector, its frames, its end (clean, open or the exact error), FC-18.
+    let scripts = vector_scripts();
+    let runs = framed_read_every_script(&scripts).await;
+    assert_eq!(runs, scripts.len() * CHUNK_PLANS.len());
 }
 
 #[test]
 fn decode_advances_the_read_buffer_by_exactly_the_bytes_the_decoder_consumed() {
     // Called as tokio-util calls it: bytes appended to one BytesMut, `decode` until `None`,
-    // `decode_eof` at the end. After each call, what left the buffer is what the decoder took in.
-    for case in cases() {
+    // `decode_eof` at the end of a finished stream. After each call, what left the buffer is
+    // what the decoder took in. Hand-built cases and every decode vector, every chunk plan.
+    let mut runs = 0;
+    for script in cases().iter().chain(&vector_scripts()) {
         for plan in CHUNK_PLANS {
-            let mut codec = codec_for(case.side);
+            let mut codec = codec_for(script);
             let mut buf = BytesMut::new();
             let mut fed = 0u64;
             let mut frames = Vec::new();
             let mut error = None;
-            'feed: for chunk in plan.cut(&case.stream) {
+            'feed: for chunk in plan.cut(&script.stream) {
                 buf.extend_from_slice(chunk);
                 fed += chunk.len() as u64;
                 loop {
@@ -130,7 +160,7 @@ fn decode_advances_the_read_buffer_by_exactly_the_bytes_the_decoder_consumed() {
                                 fed - buf.len() as u64,
                                 codec.decoder().stream_offset(),
                                 "{}: advanced by exactly `consumed`",
-                                case.name
+                                script.name
                             );
                             match frame {
                                 Some(frame) => frames.push(frame),
@@ -148,28 +178,29 @@ fn decode_advances_the_read_buffer_by_exactly_the_bytes_the_decoder_consumed() {
                     }
                 }
             }
-            if error.is_none() {
-                loop {
+            let stop = match error {
+                Some(err) => Stop::Error(err),
+                None if !script.finish => Stop::Open,
+                None => loop {
                     match codec.decode_eof(&mut buf) {
                         Ok(Some(frame)) => frames.push(frame),
-                        Ok(None) => break,
-                        Err(Error::Decode(err)) => {
-                            error = Some(err);
-                            break;
-                        }
+                        Ok(None) => break Stop::Clean,
+                        Err(Error::Decode(err)) => break Stop::Error(err),
                         Err(other) => panic!("unexpected {other:?}"),
                     }
-                }
-            }
+                },
+            };
             assert_eq!(
-                Outcome { frames, error },
-                case.expected,
+                Outcome { frames, stop },
+                script.expected,
                 "{} / chunks {}",
-                case.name,
+                script.name,
                 plan.name
             );
+            runs += 1;
         }
     }
+    assert!(runs > 100 * CHUNK_PLANS.len());
 }
 
 #[test]
@@ -258,6 +289,17 @@ struct ChunkedAsyncWrite {
     polls: usize,
 }
 
+/// Its read half is an empty stream, so that it can sit under a `Framed`.
+impl AsyncRead for ChunkedAsyncWrite {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl AsyncWrite for ChunkedAsyncWrite {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -314,6 +356,39 @@ async fn framed_write_writes_exactly_the_encoders_bytes_whatever_each_write_acce
     }
     framed.flush().await.expect("in-memory writer");
     assert_eq!(framed.get_ref().written, expected);
+}
+
+#[tokio::test]
+async fn framed_write_passes_every_encode_vector_over_a_transport_taking_1_to_3_bytes() {
+    // §9, FC-23, FC-24: each frame written or refused exactly as the vector says, a refusal
+    // leaving the write buffer untouched; in all, exactly the vector's bytes.
+    for script in encode_scripts() {
+        // Through `FrameCodec::framed`, which queues a typed client's preface at once (FC-3).
+        let decoder = Decoder::client(Profile::Legacy, Limits::default()); // not used
+        let codec = FrameCodec::new(decoder, script.encoder.clone());
+        let mut framed = codec.framed(ChunkedAsyncWrite::default());
+        for (index, (frame, refusal)) in script.steps.iter().enumerate() {
+            let buffered_before = framed.write_buffer().to_vec();
+            match (framed.feed(frame.clone()).await, refusal) {
+                (Ok(()), None) => {}
+                (Err(Error::Encode(err)), Some(expected)) => {
+                    assert_eq!(&err, expected, "{} frame {index}", script.name);
+                    assert_eq!(
+                        &framed.write_buffer()[..],
+                        buffered_before,
+                        "FC-23: {}",
+                        script.name
+                    );
+                }
+                (other, _) => panic!(
+                    "{} frame {index}: expected {refusal:?}, got {other:?}",
+                    script.name
+                ),
+            }
+        }
+        framed.flush().await.expect("in-memory writer");
+        assert_eq!(framed.get_ref().written, script.output, "{}", script.name);
+    }
 }
 
 #[tokio::test]
