@@ -99,7 +99,8 @@
 //! `io::Error`, which keeps the codec's [`DecodeError`] and [`EncodeError`] typed (and returns
 //! them from `source()`). At end of input each one calls [`Decoder::finish`], so a stream cut
 //! inside a frame is a `Truncated` error, never a clean end (FC-21). A typed client's preface is
-//! queued when the adapter is built (FC-3): flush to send it before the first frame.
+//! queued when the adapter is built (for tokio, by `FrameCodec::framed`): flush to send it at once,
+//! before the first frame (FC-3).
 //!
 //! | feature | module | for | types |
 //! |---------|--------|-----|-------|
