@@ -108,7 +108,8 @@
 //! | `tokio-codec` | `tokio` | `tokio_util::codec::Framed` | `FrameCodec` |
 //! | `futures-io` | `futures` | any `futures_io::AsyncRead` / `AsyncWrite` (async-std, smol) | `FrameStream` (a `Stream`), `FrameSink` (a `Sink`) |
 //!
-//! Runnable examples, each talking to `framechat serve` (default address 127.0.0.1:50555):
+//! Runnable examples (the clients talk to `framechat serve` or to the tokio example server, both on
+//! 127.0.0.1:50555 by default):
 //!
 //! | example | what it shows |
 //! |---------|---------------|
