@@ -92,12 +92,50 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Embedding
+//!
+//! Each adapter is a thin shell over the same [`Decoder`] and [`Encoder`]: it owns a byte buffer,
+//! follows the recipe above, and hands out owned [`Frame`]s. All three share one error type,
+//! `io::Error`, which keeps the codec's [`DecodeError`] and [`EncodeError`] typed (and returns
+//! them from `source()`). At end of input each one calls [`Decoder::finish`], so a stream cut
+//! inside a frame is a `Truncated` error, never a clean end (FC-21). A typed client's preface is
+//! queued when the adapter is built (for tokio, by `FrameCodec::framed`): flush to send it at once,
+//! before the first frame (FC-3).
+//!
+//! | feature | module | for | types |
+//! |---------|--------|-----|-------|
+//! | `std` | `io` | blocking `std::io::Read` / `Write` | `FrameReader` (an `Iterator`), `FrameWriter` |
+//! | `tokio-codec` | `tokio` | `tokio_util::codec::Framed` | `FrameCodec` |
+//! | `futures-io` | `futures` | any `futures_io::AsyncRead` / `AsyncWrite` (async-std, smol) | `FrameStream` (a `Stream`), `FrameSink` (a `Sink`) |
+//!
+//! Runnable examples (the clients talk to `framechat serve` or to the tokio example server, both on
+//! 127.0.0.1:50555 by default):
+//!
+//! | example | what it shows |
+//! |---------|---------------|
+//! | `examples/blocking_echo_client.rs` | plain `std::net`, `io::FrameReader` and `io::FrameWriter` |
+//! | `examples/tokio_echo_server.rs` | a tokio server, legacy or typed, over `Framed<TcpStream, FrameCodec>` |
+//! | `examples/async_std_client.rs` | an async-std client over `FrameStream` / `FrameSink` |
+//! | `examples/no_std_decode.rs` | decoding a fixed buffer with borrowed frames, no allocation per frame |
+//!
+//! ## Without `std`
+//!
+//! With `--no-default-features` the crate is `#![no_std]` with `alloc` and depends on no other
+//! crate. It keeps the whole codec: [`Decoder`], [`Encoder`], [`Frame`], [`Limits`], [`wire`], and
+//! the errors, which implement `core::error::Error` (stable since Rust 1.81; it is
+//! `std::error::Error` under its `core` path, so `?` into `Box<dyn Error>` works either way). It
+//! gives up `UnixMicros::now` (pass times from your own clock: the codec never reads one), the
+//! adapters above, the hub and the binary. The decoder allocates only to gather a payload that
+//! arrives split across inputs; one that arrives whole is borrowed from the input.
+//!
 //! # Features
 //!
 //! | feature | what it adds |
 //! |---------|--------------|
-//! | (none) | the codec, `no_std` + `alloc` |
-//! | `std` | `UnixMicros::now` |
+//! | (none) | the codec, `no_std` + `alloc`, no dependency |
+//! | `std` | `UnixMicros::now` and the blocking adapters (`io` module) |
+//! | `tokio-codec` | `tokio_util::codec` impls (`tokio` module) |
+//! | `futures-io` | `Stream` / `Sink` over `AsyncRead` / `AsyncWrite` (`futures` module) |
 //! | `hub` | the broadcast hub |
 //! | `cli` (default) | the async-std server, client, demo, bench and the `framechat` binary |
 //! | `proptest`, `quickcheck` | generators of valid frames for your own property tests |
@@ -122,6 +160,13 @@ mod limits;
 #[cfg(feature = "hub")]
 mod sync;
 pub mod wire;
+
+#[cfg(feature = "futures-io")]
+pub mod futures;
+#[cfg(feature = "std")]
+pub mod io;
+#[cfg(feature = "tokio-codec")]
+pub mod tokio;
 
 #[cfg(feature = "cli")]
 pub mod bench;

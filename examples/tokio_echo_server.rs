@@ -1,0 +1,100 @@
+//! A tokio echo server over `Framed<TcpStream, framechat::tokio::FrameCodec>`.
+//!
+//! ```text
+//! cargo run --example tokio_echo_server --features tokio-codec -- [ADDR] [--legacy]
+//! ```
+//!
+//! It listens on ADDR (default 127.0.0.1:50555, the port `framechat serve` uses, so the example
+//! clients talk to either) and speaks one profile, typed unless `--legacy`. Each connection is
+//! echoed back to its sender only (no room): a typed client gets WELCOME, an ECHO per CHAT and a
+//! PONG per PING; a legacy client gets `echo: T` per text `T` (§3.2). On a decoding error a typed
+//! client gets ERROR with the matching code before the connection closes (FC-30).
+
+use std::error::Error;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use framechat::tokio::FrameCodec;
+use framechat::{Frame, Limits, Profile, UnixMicros};
+
+static NEXT_PEER_ID: AtomicU64 = AtomicU64::new(1);
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let mut addr = String::from("127.0.0.1:50555");
+    let mut profile = Profile::Typed;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--legacy" => profile = Profile::Legacy,
+            "--typed" => profile = Profile::Typed,
+            _ => addr = arg,
+        }
+    }
+    let listener = TcpListener::bind(&addr).await?;
+    eprintln!("echoing {profile:?} frames on {}", listener.local_addr()?);
+    loop {
+        let (socket, peer) = listener.accept().await?;
+        tokio::spawn(async move {
+            match serve(socket, profile).await {
+                Ok(()) => eprintln!("{peer}: closed cleanly"),
+                Err(err) => eprintln!("{peer}: {err} ({err:?})"),
+            }
+        });
+    }
+}
+
+async fn serve(socket: TcpStream, profile: Profile) -> Result<(), framechat::io::Error> {
+    socket.set_nodelay(true)?;
+    let limits = Limits::default();
+    let mut framed = FrameCodec::server(profile, limits).framed(socket);
+    if profile == Profile::Typed {
+        let peer_id = NEXT_PEER_ID.fetch_add(1, Ordering::Relaxed);
+        framed
+            .send(Frame::Welcome {
+                peer_id,
+                max_frame_len: limits.max_frame_len(),
+            })
+            .await?;
+    }
+    while let Some(frame) = framed.next().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(framechat::io::Error::Decode(err)) if profile == Profile::Typed => {
+                // FC-30: tell a typed client why, then close. The typed error carries the code.
+                let code = err.error_code();
+                let _ = framed
+                    .send(Frame::Error {
+                        code,
+                        reason: err.to_string(),
+                    })
+                    .await;
+                return Err(err.into());
+            }
+            Err(err) => return Err(err),
+        };
+        let relayed_at = UnixMicros::now();
+        match frame {
+            // The decoded text moves into the reply: no copy.
+            Frame::Chat { sent_at, text } => {
+                framed
+                    .send(Frame::Echo {
+                        sent_at,
+                        relayed_at,
+                        text,
+                    })
+                    .await?
+            }
+            Frame::Text(text) => framed.send(Frame::Text(format!("echo: {text}"))).await?,
+            Frame::Ping { nonce } => framed.send(Frame::Pong { nonce }).await?,
+            Frame::Error { code, reason } => {
+                eprintln!("client error {code}: {reason}");
+                break;
+            }
+            // PONG and anything a later version adds: nothing to answer.
+            _ => {}
+        }
+    }
+    Ok(())
+}
