@@ -131,7 +131,7 @@ fn text_within(u: &mut Unstructured<'_>, max_len: usize) -> Result<String> {
     if u.ratio(1u8, 8u8)? {
         let fill = char::arbitrary(u)?;
         let count = max_len.min(MAX_FILLED_TEXT) / fill.len_utf8();
-        return Ok(core::iter::repeat(fill).take(count).collect());
+        return Ok(core::iter::repeat_n(fill, count).collect());
     }
     let mut text = String::arbitrary(u)?;
     let mut end = text.len().min(max_len);

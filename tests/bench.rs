@@ -22,7 +22,8 @@ fn small(target: Target, addr: Option<SocketAddr>) -> BenchConfig {
 }
 
 fn run(config: &BenchConfig) -> Report {
-    task::block_on(bench::run(config, |_, _| {})).expect("the bench completes")
+    task::block_on(bench::run(config, |_, _| {}))
+        .unwrap_or_else(|err| panic!("the bench failed: {err:?}"))
 }
 
 /// Every message reaches every client once (its echo and the others' broadcasts), nothing is lost.

@@ -5,7 +5,6 @@
 //! The `roundtrip` replays need the private feature `arbitrary` (`cargo test --all-features`).
 
 #[path = "../spec/reference.rs"]
-#[allow(dead_code, unreachable_pub)]
 mod reference;
 
 // These files also serve the fuzz crate, where every item is used and public.
@@ -37,7 +36,7 @@ fn regression_inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     };
     let mut files: Vec<PathBuf> = entries
         .map(|entry| entry.expect("a readable folder entry").path())
-        .filter(|path| path.is_file() && path.extension().map_or(true, |ext| ext != "md"))
+        .filter(|path| path.is_file() && path.extension().is_none_or(|ext| ext != "md"))
         .collect();
     files.sort();
     files
@@ -193,7 +192,7 @@ fn conformance_vectors_decode_alike_whole_and_byte_by_byte() {
     };
     for entry in entries {
         let path = entry.expect("a readable folder entry").path();
-        if path.extension().map_or(true, |ext| ext != "json") {
+        if path.extension().is_none_or(|ext| ext != "json") {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("a readable vector file");

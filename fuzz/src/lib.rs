@@ -4,7 +4,6 @@
 //! Each module is a crate-root module in both places, so they refer to one another as `crate::...`.
 
 #[path = "../../spec/reference.rs"]
-#[allow(dead_code)]
 pub mod reference;
 
 pub mod decode_check;
