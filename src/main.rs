@@ -219,7 +219,7 @@ async fn serve(args: ServeArgs) -> Result<(), AnyError> {
         server.local_addr()
     );
     let last = server.run().await?;
-    println!("{}", last.to_json_line(None));
+    println!("{}", last.to_final_json_line());
     Ok(())
 }
 
@@ -257,7 +257,7 @@ async fn demo() -> Result<(), AnyError> {
             println!("{} ({:?}) recv: {line}", log.name, log.profile);
         }
     }
-    println!("{}", metrics.to_json_line(None));
+    println!("{}", metrics.to_final_json_line());
     Ok(())
 }
 

@@ -647,6 +647,8 @@ fn a_client_that_never_reads_is_disconnected_and_the_others_lose_nothing() {
         assert_eq!(broadcast_reader.await, MESSAGES);
         let metrics = metrics_until(&server.handle, |m| m.slow_consumers >= 1).await;
         assert_eq!(metrics.slow_consumers, 1);
+        // The server closed it: its end of stream is not counted as the peer's protocol error.
+        assert_eq!(metrics.protocol_errors, 0);
         drop(slow);
         server.stop().await;
     });
@@ -715,5 +717,98 @@ fn the_prometheus_endpoint_serves_the_counters() {
             "{body}"
         );
         server.stop().await;
+    });
+}
+
+#[test]
+fn a_client_streaming_large_frames_is_not_cut_by_the_frame_deadline() {
+    // FC-32: the deadline bounds one frame, not a stream of frames that straddle reads.
+    task::block_on(async {
+        let mut cfg = config();
+        cfg.frame_deadline = Duration::from_millis(300);
+        let server = start(cfg).await;
+        let addr = server.addr();
+        let (mut listener_r, _listener_w) = connect(addr, Profile::Legacy).await;
+        const FRAMES: usize = 120;
+        let streamer = task::spawn_blocking(move || {
+            let mut sock = StdTcpStream::connect(addr).expect("connect");
+            let text = "z".repeat(50_000);
+            let mut bytes = Vec::new();
+            for _ in 0..FRAMES {
+                bytes.extend_from_slice(&(text.len() as u32).to_be_bytes());
+                bytes.extend_from_slice(text.as_bytes());
+            }
+            // Pieces that end inside frames, 10 ms apart: 1.2 s in all, 4 deadlines long.
+            for piece in bytes.chunks(bytes.len() / 120 + 7) {
+                sock.write_all(piece).expect("the server keeps reading");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            sock
+        });
+        for _ in 0..FRAMES {
+            assert_eq!(
+                text(&recv(&mut listener_r).await).len(),
+                "peer: ".len() + 50_000
+            );
+        }
+        drop(streamer.await);
+        let metrics = server.stop().await;
+        assert_eq!(
+            (metrics.timeouts, metrics.messages_total),
+            (0, FRAMES as u64)
+        );
+    });
+}
+
+#[test]
+fn a_preface_and_a_bad_frame_in_one_write_get_welcome_then_error() {
+    // §8.3, FC-30: WELCOME first whatever the read boundaries, ERROR last.
+    task::block_on(async {
+        let server = start(config()).await;
+        let mut bytes = PREFACE.to_vec();
+        bytes.extend_from_slice(&[0x81, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]);
+        let frames = typed_frames(&hostile(server.addr(), bytes).await);
+        assert!(
+            matches!(
+                frames.as_slice(),
+                [Frame::Welcome { .. }, Frame::Error { code, .. }] if *code == ErrorCode::INVALID_UTF8
+            ),
+            "got {frames:?}"
+        );
+        server.stop().await;
+    });
+}
+
+#[test]
+fn nothing_follows_the_error_frame_even_while_others_flood_the_room() {
+    // FC-30: the ERROR is the last frame; relays racing the close are not sent after it.
+    task::block_on(async {
+        let server = start(config()).await;
+        let addr = server.addr();
+        let (mut flood_r, mut flood_w) = connect(addr, Profile::Typed).await;
+        welcome(&mut flood_r).await;
+        let flooding = task::spawn(async move {
+            for i in 0..2_000 {
+                flood_w
+                    .send_message(&format!("flood {i}"), UnixMicros::now())
+                    .await
+                    .expect("send");
+            }
+            flood_w
+        });
+        let drain = task::spawn(async move { recv_to_end(&mut flood_r).await.len() });
+        for _ in 0..20 {
+            let mut bytes = PREFACE.to_vec();
+            bytes.extend_from_slice(&[0x81, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]);
+            let frames = typed_frames(&hostile(addr, bytes).await);
+            assert!(
+                matches!(frames.last(), Some(Frame::Error { code, .. }) if *code == ErrorCode::INVALID_UTF8),
+                "got {:?}",
+                frames.last()
+            );
+        }
+        let _flood_w = flooding.await;
+        server.stop().await;
+        assert!(drain.await > 0);
     });
 }

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub protocol_errors: AtomicU64,
     /// Connections closed by the idle timeout or the frame deadline (FC-32).
     pub timeouts: AtomicU64,
+    /// Connections given up because a write made no progress for the write timeout.
+    pub write_timeouts: AtomicU64,
     /// Service time of each message in nanoseconds: from its last byte decoded to its relay queued
     /// for every peer (the seed's "service time").
     service_ns: Mutex<Histogram<u64>>,
@@ -60,6 +62,8 @@ pub struct Snapshot {
     pub protocol_errors: u64,
     /// See [`Metrics::timeouts`].
     pub timeouts: u64,
+    /// See [`Metrics::write_timeouts`].
+    pub write_timeouts: u64,
     /// Mean service time, milliseconds.
     pub avg_service_ms: f64,
     /// Median service time, milliseconds.
@@ -89,6 +93,7 @@ impl Metrics {
             slow_consumers: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
+            write_timeouts: AtomicU64::new(0),
             // 3 significant digits over 1 ns..1 h: a few tens of KiB, allocated once.
             service_ns: Mutex::new(
                 Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
@@ -133,6 +138,7 @@ impl Metrics {
             slow_consumers: self.slow_consumers.load(Relaxed),
             protocol_errors: self.protocol_errors.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
+            write_timeouts: self.write_timeouts.load(Relaxed),
             avg_service_ms: avg,
             p50_service_ms: p50,
             p99_service_ms: p99,
@@ -141,8 +147,14 @@ impl Metrics {
 }
 
 impl Snapshot {
+    /// The line printed when the server stops: [`to_json_line`](Snapshot::to_json_line) over the
+    /// server's whole life, marked `"final": true`.
+    pub fn to_final_json_line(&self) -> String {
+        format!("{{\"final\": true, {}", &self.to_json_line(None)[1..])
+    }
+
     /// The seed's periodic line (`messages_total`, `rps`, `avg_service_ms`) and framechat's additions,
-    /// as one JSON object; `rps` is computed against `previous`.
+    /// as one JSON object; `rps` is computed against `previous` (without one: over the whole life).
     pub fn to_json_line(&self, previous: Option<&Snapshot>) -> String {
         let rps = match previous {
             Some(prev) if self.uptime_s > prev.uptime_s => {
@@ -157,7 +169,7 @@ impl Snapshot {
                 "{{\"messages_total\": {}, \"rps\": {:.2}, \"avg_service_ms\": {:.4}, ",
                 "\"p50_service_ms\": {:.4}, \"p99_service_ms\": {:.4}, \"connections\": {}, ",
                 "\"connections_total\": {}, \"refused\": {}, \"deliveries\": {}, ",
-                "\"slow_consumers\": {}, \"protocol_errors\": {}, \"timeouts\": {}, ",
+                "\"slow_consumers\": {}, \"protocol_errors\": {}, \"timeouts\": {}, \"write_timeouts\": {}, ",
                 "\"bytes_in\": {}, \"bytes_out\": {}}}"
             ),
             self.messages_total,
@@ -172,6 +184,7 @@ impl Snapshot {
             self.slow_consumers,
             self.protocol_errors,
             self.timeouts,
+            self.write_timeouts,
             self.bytes_in,
             self.bytes_out,
         )
@@ -244,6 +257,12 @@ impl Snapshot {
             "counter",
             "Connections closed by a timeout.",
             self.timeouts.to_string(),
+        );
+        metric(
+            "write_timeouts_total",
+            "counter",
+            "Connections given up on a stalled write.",
+            self.write_timeouts.to_string(),
         );
         metric(
             "service_seconds_p50",

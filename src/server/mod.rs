@@ -98,8 +98,6 @@ pub(crate) enum Outgoing {
     },
     /// The answer to a PING.
     Pong { nonce: u64 },
-    /// The last frame before a close (typed only).
-    Error { code: ErrorCode, reason: Arc<str> },
 }
 
 impl Weight for Outgoing {
@@ -108,7 +106,6 @@ impl Weight for Outgoing {
         const FIXED: usize = 32;
         match self {
             Outgoing::Echo { text, .. } | Outgoing::Broadcast { text, .. } => FIXED + text.len(),
-            Outgoing::Error { reason, .. } => FIXED + reason.len(),
             Outgoing::Pong { .. } => FIXED,
         }
     }
@@ -215,25 +212,32 @@ impl Server {
     }
 
     /// Accepts and serves connections until [`ServerHandle::shutdown`], then shuts down gracefully
-    /// and returns the final metrics.
+    /// and returns the final metrics. When it returns, every task it started has ended and every
+    /// socket it bound is closed.
     pub async fn run(self) -> io::Result<Snapshot> {
         let shared = self.shared.clone();
-        if let Some(interval) = shared.config.metrics_interval {
+        let printer = shared.config.metrics_interval.map(|interval| {
             let shared = shared.clone();
             task::spawn(async move {
                 let mut previous = shared.metrics.snapshot();
-                while !shared.shutting_down.load(Ordering::Acquire) {
+                loop {
                     task::sleep(interval).await;
+                    if shared.shutting_down.load(Ordering::Acquire) {
+                        break;
+                    }
                     let now = shared.metrics.snapshot();
                     println!("{}", now.to_json_line(Some(&previous)));
                     previous = now;
                 }
-            });
-        }
-        if let Some(listener) = self.metrics_listener {
-            log::info!("metrics on http://{}/metrics", listener.local_addr()?);
-            task::spawn(serve_metrics(shared.clone(), listener));
-        }
+            })
+        });
+        let metrics_endpoint = match self.metrics_listener {
+            Some(listener) => {
+                log::info!("metrics on http://{}/metrics", listener.local_addr()?);
+                Some(task::spawn(serve_metrics(shared.clone(), listener)))
+            }
+            None => None,
+        };
         log::info!("listening on {}", self.local_addr);
         loop {
             let accepted =
@@ -248,39 +252,75 @@ impl Server {
                 Some(Err(err)) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     log::warn!("accept failed: {err}");
-                    task::sleep(Duration::from_millis(20)).await;
+                    task::sleep(ACCEPT_BACKOFF).await;
                 }
             }
         }
         drop(self.listener);
-        Ok(shutdown(&shared).await)
+        let snapshot = shutdown(&shared).await;
+        for helper in printer.into_iter().chain(metrics_endpoint) {
+            helper.await;
+        }
+        Ok(snapshot)
     }
 }
 
-/// A minimal HTTP/1.0 responder: every request gets the Prometheus text of the metrics now.
+/// After a failed accept (out of file descriptors, say), wait this long before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+/// The metrics endpoint answers at most this many requests at once, each within this time.
+const METRICS_REQUESTS: u64 = 16;
+const METRICS_REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A minimal HTTP/1.0 responder: every request gets the Prometheus text of the metrics now. Ends
+/// (releasing its port) once the server shuts down.
 async fn serve_metrics(shared: Arc<Shared>, listener: TcpListener) {
+    let in_flight = Arc::new(AtomicU64::new(0));
     while !shared.shutting_down.load(Ordering::Acquire) {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let shared = shared.clone();
-        task::spawn(async move {
-            // Read the request head (bounded in size and time); its content does not matter.
-            let mut head = Vec::new();
-            let mut chunk = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-                match async_std::io::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await
-                {
-                    Ok(n) if n > 0 => head.extend_from_slice(&chunk[..n]),
-                    _ => return,
-                }
+        // Wake up now and then to notice the shutdown.
+        let accepted = async_std::io::timeout(Duration::from_millis(100), listener.accept()).await;
+        let mut stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(err) if err.kind() == io::ErrorKind::TimedOut => continue,
+            Err(_) => {
+                task::sleep(ACCEPT_BACKOFF).await;
+                continue;
             }
-            let body = shared.metrics.snapshot().to_prometheus();
-            let response = format!(
-                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
+        };
+        if in_flight.fetch_add(1, Ordering::AcqRel) >= METRICS_REQUESTS {
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            continue;
+        }
+        let (shared, in_flight) = (shared.clone(), in_flight.clone());
+        task::spawn(async move {
+            // The request head, bounded in size and, as a whole, in time; its content is ignored.
+            let read_head = async {
+                let mut head = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+                    let n = stream.read(&mut chunk).await?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    head.extend_from_slice(&chunk[..n]);
+                }
+                Ok(())
+            };
+            if async_std::io::timeout(METRICS_REQUEST_DEADLINE, read_head)
+                .await
+                .is_ok()
+            {
+                let body = shared.metrics.snapshot().to_prometheus();
+                let response = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = async_std::io::timeout(
+                    METRICS_REQUEST_DEADLINE,
+                    stream.write_all(response.as_bytes()),
+                )
+                .await;
+            }
+            in_flight.fetch_sub(1, Ordering::AcqRel);
         });
     }
 }
@@ -292,11 +332,16 @@ async fn shutdown(shared: &Arc<Shared>) -> Snapshot {
     shared.hub.shutdown();
     // Connections with no writer have nothing they may be sent (FC-27): close them now.
     close_sockets(shared, |writer_running| !writer_running);
-    let deadline = Instant::now() + shared.config.shutdown_grace;
-    while shared.active.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-        task::sleep(Duration::from_millis(5)).await;
-    }
+    let wait_for_tasks = |limit: Duration| async move {
+        let deadline = Instant::now() + limit;
+        while shared.active.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            task::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    wait_for_tasks(shared.config.shutdown_grace).await;
+    // Past the grace period: close what is left, and let its tasks unwind before the last count.
     close_sockets(shared, |_| true);
+    wait_for_tasks(Duration::from_secs(1)).await;
     let snapshot = shared.metrics.snapshot();
     log::info!("stopped");
     snapshot
@@ -372,8 +417,7 @@ async fn refuse(shared: &Shared, mut stream: TcpStream) {
             .encode(frame, &mut out)
             .is_ok()
         {
-            let _ =
-                async_std::io::timeout(shared.config.write_timeout, stream.write_all(&out)).await;
+            let _ = write_all_within(&mut stream, &out, shared.config.write_timeout).await;
         }
     }
     let _ = stream.shutdown(Shutdown::Both);
@@ -381,12 +425,23 @@ async fn refuse(shared: &Shared, mut stream: TcpStream) {
 
 /// Why a connection's reader stopped.
 enum ReadEnd {
-    /// The peer closed between frames, or an I/O error.
+    /// The peer closed between frames, an I/O error, or the server closed the socket itself.
     Closed,
     /// A decoding error (FC-30).
     Protocol(DecodeError),
     /// The idle timeout or frame deadline (FC-32).
     Timeout(&'static str),
+}
+
+/// What a connection's reader and writer share.
+#[derive(Default)]
+struct Link {
+    /// The reader's last words: the ERROR the writer sends after everything queued before the
+    /// reader left the room, and nothing after it (FC-30, FC-32).
+    farewell: Mutex<Option<(ErrorCode, String)>>,
+    /// The writer closed the socket on the server's initiative (slow consumer, shutdown, failed
+    /// write): the reader's end of stream is then not the peer's doing, nor a protocol error.
+    closed_by_server: AtomicBool,
 }
 
 async fn serve_connection(
@@ -396,29 +451,41 @@ async fn serve_connection(
     outbox: crate::sync::Arc<Outbox<Outgoing>>,
 ) {
     let config = &shared.config;
+    let link = Arc::new(Link::default());
     let mut reader = stream.clone();
     let mut decoder = Decoder::server_detect(config.limits);
     // Starts small (most connections are chatty with short messages) and doubles whenever a read
     // fills it, so a connection costs 4 KiB until it streams.
     let mut read_buf = vec![0u8; MIN_READ_BUF];
     let connected_at = Instant::now();
+    // When the frame in progress (or the preface) started: what the frame deadline measures.
     let mut frame_started: Option<Instant> = None;
     let mut writer: Option<task::JoinHandle<()>> = None;
     let mut outbox = Some(outbox);
-
-    let end = 'read: loop {
-        let profile = decoder.profile();
-        if writer.is_none() && writer_may_start(&decoder) {
-            if let (Some(profile), Some(outbox)) = (profile, outbox.take()) {
-                writer = Some(start_writer(shared, peer, stream.clone(), outbox, profile));
+    let mut start_writer_if_ready =
+        |decoder: &Decoder, writer: &mut Option<task::JoinHandle<()>>| {
+            if writer.is_none() && writer_may_start(decoder) {
+                if let (Some(profile), Some(outbox)) = (decoder.profile(), outbox.take()) {
+                    *writer = Some(start_writer(
+                        shared,
+                        peer,
+                        stream.clone(),
+                        outbox,
+                        profile,
+                        &link,
+                    ));
+                }
             }
-        }
+        };
+
+    let end = loop {
         // Which clock bounds this read: detection window, frame deadline, or idle timeout.
-        let (wait, what) = if profile.is_none() && decoder.stream_offset() == 0 {
+        let (wait, what) = if decoder.profile().is_none() && decoder.stream_offset() == 0 {
             let left = config.detect_window.saturating_sub(connected_at.elapsed());
             if left.is_zero() {
                 // FC-27: no byte within the window: legacy.
                 decoder = Decoder::server(Profile::Legacy, config.limits);
+                start_writer_if_ready(&decoder, &mut writer);
                 continue;
             }
             (left, "detect")
@@ -430,6 +497,7 @@ async fn serve_connection(
         };
         let read = async_std::io::timeout(wait, reader.read(&mut read_buf)).await;
         let n = match read {
+            Ok(0) if link.closed_by_server.load(Ordering::Acquire) => break ReadEnd::Closed,
             Ok(0) => match decoder.finish() {
                 Ok(()) => break ReadEnd::Closed,
                 Err(err) => break ReadEnd::Protocol(err),
@@ -444,8 +512,9 @@ async fn serve_connection(
             Err(_) => break ReadEnd::Closed,
         };
         Metrics::add(&shared.metrics.bytes_in, n as u64);
-        let filled = n == read_buf.len();
+        let frames_before = decoder.frames_completed();
         let mut input = &read_buf[..n];
+        let mut failed = None;
         while !input.is_empty() {
             match decoder.decode(input) {
                 Ok(decoded) => {
@@ -454,16 +523,27 @@ async fn serve_connection(
                         handle_frame(shared, peer, frame);
                     }
                 }
-                Err(err) => break 'read ReadEnd::Protocol(err),
+                Err(err) => failed = Some(err),
+            }
+            // As soon as the profile is known and the preface complete, even within one read,
+            // so that WELCOME precedes whatever this connection is sent, an ERROR included.
+            start_writer_if_ready(&decoder, &mut writer);
+            if failed.is_some() {
+                break;
             }
         }
-        if filled && read_buf.len() < MAX_READ_BUF {
+        if let Some(err) = failed {
+            break ReadEnd::Protocol(err);
+        }
+        if n == read_buf.len() && read_buf.len() < MAX_READ_BUF {
             read_buf.resize(read_buf.len() * 2, 0);
         }
-        frame_started = if decoder.is_mid_frame() {
-            Some(frame_started.unwrap_or_else(Instant::now))
-        } else {
-            None
+        // The deadline is per frame: a read that completed frames and stopped inside a new one
+        // restarts the clock; one that only continued the same frame keeps it running.
+        frame_started = match (decoder.is_mid_frame(), frame_started) {
+            (false, _) => None,
+            (true, Some(started)) if decoder.frames_completed() == frames_before => Some(started),
+            (true, _) => Some(Instant::now()),
         };
     };
 
@@ -482,33 +562,24 @@ async fn serve_connection(
     };
     if let Some((code, reason)) = closing_error {
         if decoder.profile() == Some(Profile::Typed) {
-            match writer {
-                // The writer sends it after what is queued, then closes (FC-30).
-                Some(_) => {
-                    shared.hub.send(
-                        peer,
-                        Outgoing::Error {
-                            code,
-                            reason: reason.into(),
-                        },
-                    );
+            if writer.is_some() {
+                // The writer sends it after what is queued, once `leave` below closes the outbox.
+                if let Ok(mut farewell) = link.farewell.lock() {
+                    *farewell = Some((code, reason));
                 }
-                // No writer yet (an error inside the preface): this task is the only writer.
-                None => {
-                    let mut out = Vec::new();
-                    let frame = Frame::Error {
-                        code,
-                        reason: reason.as_str(),
-                    };
-                    if Encoder::server(Profile::Typed, config.limits)
-                        .encode(frame, &mut out)
-                        .is_ok()
-                    {
-                        let mut stream = stream.clone();
-                        let _ =
-                            async_std::io::timeout(config.write_timeout, stream.write_all(&out))
-                                .await;
-                    }
+            } else {
+                // No writer: the error is inside the preface, and this task is the only writer.
+                let frame = Frame::Error {
+                    code,
+                    reason: reason.as_str(),
+                };
+                let mut out = Vec::new();
+                if Encoder::server(Profile::Typed, config.limits)
+                    .encode(frame, &mut out)
+                    .is_ok()
+                {
+                    let mut stream = stream.clone();
+                    let _ = write_all_within(&mut stream, &out, config.write_timeout).await;
                 }
             }
         }
@@ -516,18 +587,23 @@ async fn serve_connection(
     shared.hub.leave(peer);
     match writer {
         Some(writer) => writer.await,
-        None => {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
+        None => linger_and_close(stream, config).await,
     }
 }
 
 /// The writer starts once the profile is known and, for typed, the preface is complete, so a
 /// client with a bad preface never gets a WELCOME.
 fn writer_may_start(decoder: &Decoder) -> bool {
+    let bad_preface = matches!(
+        decoder.error(),
+        Some(DecodeError {
+            kind: crate::DecodeErrorKind::BadPreface { .. },
+            ..
+        })
+    );
     match decoder.profile() {
         Some(Profile::Legacy) => true,
-        Some(Profile::Typed) => decoder.stream_offset() >= PREFACE.len() as u64,
+        Some(Profile::Typed) => decoder.stream_offset() >= PREFACE.len() as u64 && !bad_preface,
         None => false,
     }
 }
@@ -551,7 +627,8 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
         _ => return,
     };
     let text: Arc<str> = Arc::from(text);
-    let relayed = shared.hub.relay(
+    // Slow consumers this relay made are counted and logged by their writers.
+    shared.hub.relay(
         peer,
         Outgoing::Echo {
             sent_at,
@@ -565,16 +642,6 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
             text,
         },
     );
-    if relayed.slow_consumers > 0 {
-        Metrics::add(
-            &shared.metrics.slow_consumers,
-            relayed.slow_consumers as u64,
-        );
-        log::warn!(
-            "{} slow consumer(s) disconnected while relaying peer {peer}'s message",
-            relayed.slow_consumers
-        );
-    }
     shared.metrics.record_message(started.elapsed());
 }
 
@@ -584,14 +651,15 @@ fn start_writer(
     stream: TcpStream,
     outbox: crate::sync::Arc<Outbox<Outgoing>>,
     profile: Profile,
+    link: &Arc<Link>,
 ) -> task::JoinHandle<()> {
     if let Ok(mut sockets) = shared.sockets.lock() {
         if let Some(entry) = sockets.get_mut(&peer) {
             entry.1 = true;
         }
     }
-    let shared = shared.clone();
-    task::spawn(async move { write_loop(&shared, peer, stream, &outbox, profile).await })
+    let (shared, link) = (shared.clone(), link.clone());
+    task::spawn(async move { write_loop(&shared, peer, stream, &outbox, profile, &link).await })
 }
 
 async fn write_loop(
@@ -600,6 +668,7 @@ async fn write_loop(
     mut stream: TcpStream,
     outbox: &Outbox<Outgoing>,
     profile: Profile,
+    link: &Link,
 ) {
     let config = &shared.config;
     let mut writer = PeerWriter {
@@ -615,50 +684,97 @@ async fn write_loop(
             max_frame_len: config.limits.max_frame_len(),
         });
     }
-    loop {
-        if !writer.out.is_empty() {
-            let written =
-                async_std::io::timeout(config.write_timeout, stream.write_all(&writer.out)).await;
-            if let Err(err) = written {
-                log::info!("peer {peer}: write failed: {err}");
-                break;
-            }
-            Metrics::add(&shared.metrics.bytes_out, writer.out.len() as u64);
-            Metrics::add(&shared.metrics.deliveries, writer.frames);
-            writer.out.clear();
-            writer.frames = 0;
-            if writer.out.capacity() > MAX_RETAINED_OUT {
-                // A burst grew the buffer: give the memory back instead of keeping it per peer.
-                writer.out = Vec::with_capacity(MIN_OUT);
-            }
+    let mut write_failed = false;
+    let reason = loop {
+        if let Err(err) = writer.flush(shared, &mut stream).await {
+            log::info!("peer {peer}: write failed: {err}");
+            write_failed = true;
+            // A peer that stopped reading may meanwhile have been closed as a slow consumer.
+            break outbox.close_reason();
         }
         let drained = poll_fn(|cx| outbox.poll_drain(cx, &mut batch)).await;
         for message in batch.drain(..) {
             writer.put_outgoing(&message);
         }
         if let Drain::Closed(reason) = drained {
-            let farewell = match reason {
-                CloseReason::SlowConsumer => {
-                    Some((ErrorCode::SLOW_CONSUMER, "your queue was full: read faster"))
-                }
-                CloseReason::Shutdown => {
-                    Some((ErrorCode::GOING_AWAY, "the server is shutting down"))
-                }
-                _ => None,
-            };
-            if let (Some((code, reason)), Profile::Typed) = (farewell, profile) {
-                writer.put(Frame::Error { code, reason });
-            }
-            if !writer.out.is_empty() {
-                let _ = async_std::io::timeout(config.write_timeout, stream.write_all(&writer.out))
-                    .await;
-                Metrics::add(&shared.metrics.bytes_out, writer.out.len() as u64);
-                Metrics::add(&shared.metrics.deliveries, writer.frames);
-            }
-            break;
+            break Some(reason);
+        }
+    };
+    // The last frame, after everything queued: why the connection closes.
+    let farewell = match reason {
+        Some(CloseReason::SlowConsumer) => {
+            Metrics::add(&shared.metrics.slow_consumers, 1);
+            log::warn!("peer {peer}: slow consumer, its queue is full: closing it");
+            Some((
+                ErrorCode::SLOW_CONSUMER,
+                "your queue was full: read faster".to_string(),
+            ))
+        }
+        Some(CloseReason::Shutdown) => Some((
+            ErrorCode::GOING_AWAY,
+            "the server is shutting down".to_string(),
+        )),
+        // The reader left: with its error, if it had one.
+        Some(_) => link.farewell.lock().ok().and_then(|mut f| f.take()),
+        None => None,
+    };
+    let reader_left = matches!(reason, Some(CloseReason::Left));
+    if !write_failed {
+        if let (Some((code, reason)), Profile::Typed) = (&farewell, profile) {
+            writer.put(Frame::Error {
+                code: *code,
+                reason,
+            });
+        }
+        let _ = writer.flush(shared, &mut stream).await;
+    }
+    if reader_left {
+        linger_and_close(stream, config).await;
+    } else {
+        // The server closes while the reader still runs: tell it the end is ours.
+        link.closed_by_server.store(true, Ordering::Release);
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// Closes a connection whose reader is done. Closing a socket with unread input makes the kernel
+/// send a reset, which can destroy the last frames (an ERROR) before the peer reads them: so send
+/// our end of stream first, and read and discard what the peer still sends, bounded in bytes and
+/// time, before closing.
+async fn linger_and_close(mut stream: TcpStream, config: &ServerConfig) {
+    const LINGER: Duration = Duration::from_millis(500);
+    const LINGER_BYTES: usize = 256 * 1024;
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    let mut discarded = 0;
+    while discarded < LINGER_BYTES {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .min(config.write_timeout);
+        match async_std::io::timeout(left, stream.read(&mut sink)).await {
+            Ok(n) if n > 0 => discarded += n,
+            _ => break,
         }
     }
     let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Writes all of `bytes`, giving up when one write call makes no progress for `limit` (a peer
+/// that reads slowly but steadily is not cut off by the size of a batch).
+async fn write_all_within(
+    stream: &mut TcpStream,
+    mut bytes: &[u8],
+    limit: Duration,
+) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let n = async_std::io::timeout(limit, stream.write(bytes)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[n..];
+    }
+    Ok(())
 }
 
 /// The writer's encoding state: one output buffer shared by every frame of a batch.
@@ -671,6 +787,29 @@ struct PeerWriter {
 }
 
 impl PeerWriter {
+    /// Writes the batch with one call where the socket takes it; counts only what was written.
+    async fn flush(&mut self, shared: &Shared, stream: &mut TcpStream) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let written = write_all_within(stream, &self.out, shared.config.write_timeout).await;
+        if let Err(err) = &written {
+            if err.kind() == io::ErrorKind::TimedOut {
+                Metrics::add(&shared.metrics.write_timeouts, 1);
+            }
+            return written;
+        }
+        Metrics::add(&shared.metrics.bytes_out, self.out.len() as u64);
+        Metrics::add(&shared.metrics.deliveries, self.frames);
+        self.out.clear();
+        self.frames = 0;
+        if self.out.capacity() > MAX_RETAINED_OUT {
+            // A burst grew the buffer: give the memory back instead of keeping it per peer.
+            self.out = Vec::with_capacity(MIN_OUT);
+        }
+        Ok(())
+    }
+
     fn put(&mut self, frame: Frame<&str>) {
         match self.encoder.encode(frame, &mut self.out) {
             Ok(_) => self.frames += 1,
@@ -685,8 +824,8 @@ impl PeerWriter {
         match (message, profile) {
             (Outgoing::Echo { text, .. }, Profile::Legacy) => self.put_legacy("echo: ", text),
             (Outgoing::Broadcast { text, .. }, Profile::Legacy) => self.put_legacy("peer: ", text),
-            // Legacy has neither PONG nor ERROR (§3.1).
-            (Outgoing::Pong { .. } | Outgoing::Error { .. }, Profile::Legacy) => {}
+            // Legacy has no PONG (§3.1).
+            (Outgoing::Pong { .. }, Profile::Legacy) => {}
             (
                 Outgoing::Echo {
                     sent_at,
@@ -714,10 +853,6 @@ impl PeerWriter {
                 text,
             }),
             (Outgoing::Pong { nonce }, Profile::Typed) => self.put(Frame::Pong { nonce: *nonce }),
-            (Outgoing::Error { code, reason }, Profile::Typed) => self.put(Frame::Error {
-                code: *code,
-                reason,
-            }),
         }
     }
 
