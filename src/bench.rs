@@ -106,13 +106,15 @@ pub struct Report {
     pub deliveries: u64,
     /// Deliveries expected (`messages_sent × clients`) and not received before the drain ended.
     pub lost: u64,
-    /// The server's own mean service time, when it ran in-process (the seed's definition).
-    pub server_avg_service_ms: Option<f64>,
-    /// The service time the throughput implies: `1 / echo_rps`, in milliseconds.
-    pub implied_service_ms: f64,
+    /// The in-process server's mean relay time (a message decoded → queued for every peer), in
+    /// milliseconds; `None` against an external server. It leaves out the writes to the peers.
+    pub server_relay_ms: Option<f64>,
+    /// The mean service time per message, as the seed's notebook means it (the server's whole
+    /// work per message, writes included), seen from outside: `1 / echo_rps`, in milliseconds.
+    pub avg_service_ms: f64,
     /// End-to-end latency percentiles in microseconds: p50, p90, p99, p99.9, max.
     pub latency_us: [u64; 5],
-    /// `1 / avg_service_time` (server-measured if known, else implied).
+    /// `1 / avg_service_ms`: the measured per-node rate, by construction.
     pub rps_per_node: f64,
     /// `nodes × rps_per_node × utilization`.
     pub cluster_rps: f64,
@@ -216,7 +218,7 @@ pub async fn run(
         .and_then(|l| *l)
         .unwrap_or_else(Instant::now);
     let elapsed_s = last.duration_since(start).as_secs_f64().max(1e-9);
-    let server_avg_service_ms = match in_process {
+    let server_relay_ms = match in_process {
         Some((handle, running)) => {
             let avg = handle.metrics().avg_service_ms;
             handle.shutdown();
@@ -230,12 +232,9 @@ pub async fn run(
     let deliveries = tally.deliveries.load(Relaxed);
     let echoes = tally.echoes.load(Relaxed);
     let echo_rps = echoes as f64 / elapsed_s;
-    let implied_service_ms = if echo_rps > 0.0 { 1e3 / echo_rps } else { 0.0 };
-    let service_ms = server_avg_service_ms
-        .filter(|ms| *ms > 0.0)
-        .unwrap_or(implied_service_ms);
-    let rps_per_node = if service_ms > 0.0 {
-        1e3 / service_ms
+    let avg_service_ms = if echo_rps > 0.0 { 1e3 / echo_rps } else { 0.0 };
+    let rps_per_node = if avg_service_ms > 0.0 {
+        1e3 / avg_service_ms
     } else {
         0.0
     };
@@ -260,8 +259,8 @@ pub async fn run(
         deliveries_per_s: deliveries as f64 / elapsed_s,
         deliveries,
         lost: (sent * expected_per_message).saturating_sub(deliveries),
-        server_avg_service_ms,
-        implied_service_ms,
+        server_relay_ms,
+        avg_service_ms,
         latency_us,
         rps_per_node,
         cluster_rps: config.nodes * rps_per_node * config.utilization,
@@ -694,7 +693,7 @@ impl Report {
                 "{{\"target\": \"{:?}\", \"clients\": {}, \"size\": {}, \"window\": {}, ",
                 "\"messages_sent\": {}, \"elapsed_s\": {:.3}, \"echo_rps\": {:.1}, ",
                 "\"deliveries_per_s\": {:.1}, \"deliveries\": {}, \"lost\": {}, ",
-                "\"server_avg_service_ms\": {}, \"implied_service_ms\": {:.6}, ",
+                "\"avg_service_ms\": {:.6}, \"server_relay_ms\": {}, ",
                 "\"latency_us\": {{\"p50\": {}, \"p90\": {}, \"p99\": {}, \"p99_9\": {}, \"max\": {}}}, ",
                 "\"capacity\": {{\"nodes\": {}, \"utilization\": {}, \"rps_per_node\": {:.1}, \"cluster_rps\": {:.1}}}}}"
             ),
@@ -708,9 +707,9 @@ impl Report {
             self.deliveries_per_s,
             self.deliveries,
             self.lost,
-            self.server_avg_service_ms
+            self.avg_service_ms,
+            self.server_relay_ms
                 .map_or("null".to_string(), |ms| format!("{ms:.6}")),
-            self.implied_service_ms,
             p50,
             p90,
             p99,
@@ -726,9 +725,9 @@ impl Report {
     /// The report for people.
     pub fn to_text(&self) -> String {
         let [p50, p90, p99, p999, max] = self.latency_us;
-        let service = match self.server_avg_service_ms {
-            Some(ms) => format!("{ms:.4} ms (server-measured)"),
-            None => format!("{:.4} ms (implied: 1 / echo rps)", self.implied_service_ms),
+        let relay = match self.server_relay_ms {
+            Some(ms) => format!("\nserver relay       {ms:.4} ms (decode → queued for every peer; writes not included)"),
+            None => String::new(),
         };
         let latency_kind = match self.target {
             Target::Legacy => "echo round trip",
@@ -741,7 +740,7 @@ impl Report {
              echo rps           {:.0}\n\
              deliveries/s       {:.0}  ({} deliveries)\n\
              lost               {}\n\
-             avg service        {}\n\
+             avg service        {:.4} ms (1 / echo rps){relay}\n\
              latency ({latency_kind}): p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, max {} µs\n\
              capacity: rps_per_node ≈ 1 / avg_service_time = {:.0}; \
              cluster_rps ≈ {} nodes × {:.0} × {} utilization = {:.0}",
@@ -755,7 +754,7 @@ impl Report {
             self.deliveries_per_s,
             self.deliveries,
             self.lost,
-            service,
+            self.avg_service_ms,
             p50,
             p90,
             p99,

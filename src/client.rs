@@ -182,7 +182,7 @@ impl ClientReader {
                 continue;
             }
             let pending = &mut self.pending;
-            self.decoder.decode_each(&self.buf[..n], |frame| {
+            decode_learning_limits(&mut self.decoder, &self.buf[..n], |frame| {
                 pending.push_back(frame.into_owned())
             })?;
         }
@@ -208,9 +208,35 @@ impl ClientReader {
             self.decoder.finish()?;
             return Ok(false);
         }
-        self.decoder.decode_each(&self.buf[..n], on_frame)?;
+        decode_learning_limits(&mut self.decoder, &self.buf[..n], on_frame)?;
         Ok(true)
     }
+}
+
+/// The driving loop over one read, adopting the server's limit from WELCOME (§4.4) before the
+/// frames that follow it, so a server configured above the default limit is not taken for a
+/// protocol violator.
+fn decode_learning_limits(
+    decoder: &mut Decoder,
+    mut input: &[u8],
+    mut on_frame: impl FnMut(Frame<&str>),
+) -> Result<(), DecodeError> {
+    while !input.is_empty() {
+        let decoded = decoder.decode(input)?;
+        input = &input[decoded.consumed..];
+        let Some(frame) = decoded.frame else {
+            break;
+        };
+        let learned = match frame {
+            Frame::Welcome { max_frame_len, .. } => Limits::new(max_frame_len).ok(),
+            _ => None,
+        };
+        on_frame(frame);
+        if let Some(limits) = learned {
+            decoder.set_limits(limits);
+        }
+    }
+    Ok(())
 }
 
 /// One line describing a received frame, with the end-to-end latency its timestamps give.

@@ -165,9 +165,27 @@ impl Decoder {
         self.role
     }
 
-    /// The limit it was built with.
+    /// The limit in force.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Replaces the limit for every length checked from now on, e.g. by a client that learns the
+    /// server's `L` from WELCOME (§4.4). A frame whose header is already complete keeps the limit
+    /// it was checked against.
+    ///
+    /// ```
+    /// use framechat::{Decoder, Frame, Limits, Profile};
+    /// let mut decoder = Decoder::client(Profile::Typed, Limits::default());
+    /// let welcome = [0x80, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0x40, 0, 0];
+    /// if let Some(Frame::Welcome { max_frame_len, .. }) = decoder.decode(&welcome)?.frame {
+    ///     decoder.set_limits(Limits::new(max_frame_len).expect("a conforming server's limit"));
+    /// }
+    /// assert_eq!(decoder.limits().max_frame_len(), 4 << 20);
+    /// # Ok::<(), framechat::DecodeError>(())
+    /// ```
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Bytes of the stream taken in so far.

@@ -38,11 +38,34 @@ pub async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
 
     const SEED_A: [&str; 4] = ["a", "b", "c", "d"];
     const SEED_X: [&str; 3] = ["x", "y", "z"];
-    // Both connect before either sends, so each sees all of the other's messages.
+    // Both are in the room before either sends, so each sees all of the other's messages. A
+    // connect returns before the server has accepted; client 2's WELCOME proves it was, and the
+    // server accepts in order, so client 1 was too.
     let a = client::connect(addr, Profile::Legacy, Limits::default()).await?;
-    let x = client::connect(addr, Profile::Typed, Limits::default()).await?;
-    let first = task::spawn(demo_client("client 1", a, &SEED_A, SEED_X.len()));
-    let second = task::spawn(demo_client("client 2", x, &SEED_X, SEED_A.len()));
+    let (mut x_reader, x_writer) = client::connect(addr, Profile::Typed, Limits::default()).await?;
+    let welcome = match recv_within(&mut x_reader).await? {
+        Some(frame @ Frame::Welcome { .. }) => describe(&frame, UnixMicros::now()),
+        other => {
+            return Err(ClientError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("expected WELCOME first, got {other:?}"),
+            )))
+        }
+    };
+    let first = task::spawn(demo_client(
+        "client 1",
+        a,
+        Vec::new(),
+        &SEED_A,
+        SEED_X.len(),
+    ));
+    let second = task::spawn(demo_client(
+        "client 2",
+        (x_reader, x_writer),
+        vec![welcome],
+        &SEED_X,
+        SEED_A.len(),
+    ));
     let logs = vec![first.await?, second.await?];
 
     handle.shutdown();
@@ -53,13 +76,14 @@ pub async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
 async fn demo_client(
     name: &str,
     (mut reader, mut writer): (client::ClientReader, client::ClientWriter),
+    received: Vec<String>,
     messages: &[&str],
     peer_messages: usize,
 ) -> Result<ClientLog, ClientError> {
     let mut log = ClientLog {
         name: name.to_string(),
         profile: writer.profile(),
-        received: Vec::new(),
+        received,
     };
     let mut peers_seen = 0;
     for message in messages {

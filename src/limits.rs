@@ -74,10 +74,19 @@ pub enum ConfigError {
         /// The largest allowed.
         max: u32,
     },
-    /// A count limit that must be at least 1 was 0 (for instance a hub's `max_peers`).
+    /// A count limit that must be at least 1 was 0 (for instance a hub's `max_peers`), or a
+    /// duration that must be positive was zero (a server's timeouts).
     ZeroLimit {
         /// The name of the refused parameter, as the constructor spells it.
         name: &'static str,
+    },
+    /// A per-peer queue bound in bytes that cannot hold the largest message a peer may be sent,
+    /// so every such message would make its recipient a slow consumer.
+    QueueSmallerThanMessage {
+        /// The queue bound asked for.
+        max_queue_bytes: usize,
+        /// The weight of the largest message.
+        needed: usize,
     },
 }
 
@@ -92,7 +101,15 @@ impl fmt::Display for ConfigError {
                 f,
                 "max frame length {requested} is outside the allowed range {min}..={max}"
             ),
-            ConfigError::ZeroLimit { name } => write!(f, "{name} must be at least 1, not 0"),
+            ConfigError::ZeroLimit { name } => write!(f, "{name} must be more than 0"),
+            ConfigError::QueueSmallerThanMessage {
+                max_queue_bytes,
+                needed,
+            } => write!(
+                f,
+                "a queue bound of {max_queue_bytes} bytes cannot hold the largest message \
+                 ({needed} bytes): raise it or lower the frame limit"
+            ),
         }
     }
 }

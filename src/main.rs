@@ -128,6 +128,10 @@ struct ClientArgs {
     /// Wire profile.
     #[arg(long, value_enum, default_value_t = ProfileArg::Typed)]
     profile: ProfileArg,
+    /// Largest frame accepted from the server, in bytes (typed clients adopt the server's from
+    /// WELCOME).
+    #[arg(long, default_value_t = Limits::DEFAULT_MAX_FRAME_LEN)]
+    max_frame_len: u32,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -224,9 +228,12 @@ async fn serve(args: ServeArgs) -> Result<(), AnyError> {
 }
 
 async fn run_client(args: ClientArgs) -> Result<(), AnyError> {
-    let (mut reader, mut writer) =
-        client::connect(args.addr, args.profile.into(), Limits::default()).await?;
+    let limits = Limits::new(args.max_frame_len)?;
+    let (mut reader, mut writer) = client::connect(args.addr, args.profile.into(), limits).await?;
+    // Dropped when the printer ends (the server closed), which ends the input loop too.
+    let (printing, printer_done) = async_std::channel::bounded::<()>(1);
     let printer = task::spawn(async move {
+        let _printing = printing;
         loop {
             match reader.recv().await {
                 Ok(Some(frame)) => println!("{}", describe(&frame, UnixMicros::now())),
@@ -239,14 +246,27 @@ async fn run_client(args: ClientArgs) -> Result<(), AnyError> {
     let mut line = String::new();
     loop {
         line.clear();
-        if stdin.read_line(&mut line).await? == 0 {
-            break;
+        let read =
+            futures_lite::future::or(async { Some(stdin.read_line(&mut line).await) }, async {
+                let _ = printer_done.recv().await;
+                None
+            })
+            .await;
+        match read {
+            // The server closed the connection: nothing more can be sent.
+            None => break,
+            // End of input: a clean end of stream; the server closes after what is queued.
+            Some(Ok(0)) => {
+                writer.close()?;
+                break;
+            }
+            Some(Ok(_)) => {
+                let text = line.trim_end_matches(['\r', '\n']);
+                writer.send_message(text, UnixMicros::now()).await?;
+            }
+            Some(Err(err)) => return Err(err.into()),
         }
-        let text = line.trim_end_matches(['\r', '\n']);
-        writer.send_message(text, UnixMicros::now()).await?;
     }
-    // End of input: a clean end of stream; the server closes after sending what is queued.
-    writer.close()?;
     printer.await
 }
 

@@ -82,13 +82,7 @@ async fn recv_to_end(reader: &mut ClientReader) -> Vec<Frame> {
 /// A typed client's first frame is WELCOME (§8.3); returns its peer id.
 async fn welcome(reader: &mut ClientReader) -> u64 {
     match recv(reader).await {
-        Frame::Welcome {
-            peer_id,
-            max_frame_len,
-        } => {
-            assert_eq!(max_frame_len, Limits::default().max_frame_len());
-            peer_id
-        }
+        Frame::Welcome { peer_id, .. } => peer_id,
         other => panic!("expected WELCOME first, got {other:?}"),
     }
 }
@@ -139,8 +133,16 @@ fn typed_clients_get_welcome_echo_and_broadcast_with_timestamps() {
         let (mut r1, mut w1) = connect(server.addr(), Profile::Typed).await;
         let (mut r2, _w2) = connect(server.addr(), Profile::Typed).await;
         let id1 = welcome(&mut r1).await;
-        let id2 = welcome(&mut r2).await;
+        let Frame::Welcome {
+            peer_id: id2,
+            max_frame_len,
+        } = recv(&mut r2).await
+        else {
+            panic!("expected WELCOME first")
+        };
         assert_ne!(id1, id2);
+        // WELCOME tells the server's limit (§4.4).
+        assert_eq!(max_frame_len, Limits::default().max_frame_len());
         let sent_at = UnixMicros::now();
         w1.send_message("hi", sent_at).await.expect("send");
         match recv(&mut r1).await {
@@ -572,6 +574,7 @@ fn connections_past_the_limit_get_server_full_and_never_join() {
     task::block_on(async {
         let mut cfg = config();
         cfg.hub = HubConfig::new(2, 1024, 1 << 20).expect("valid hub config");
+        cfg.limits = Limits::new(64 * 1024).expect("valid limit");
         let server = start(cfg).await;
         let (mut r1, mut w1) = connect(server.addr(), Profile::Typed).await;
         let (mut r2, _w2) = connect(server.addr(), Profile::Typed).await;
@@ -599,6 +602,7 @@ fn a_client_that_never_reads_is_disconnected_and_the_others_lose_nothing() {
     task::block_on(async {
         let mut cfg = config();
         cfg.hub = HubConfig::new(64, 1024, 1 << 20).expect("valid hub config");
+        cfg.limits = Limits::new(64 * 1024).expect("valid limit");
         cfg.write_timeout = Duration::from_millis(500);
         let server = start(cfg).await;
         let addr = server.addr();
@@ -810,5 +814,37 @@ fn nothing_follows_the_error_frame_even_while_others_flood_the_room() {
         let _flood_w = flooding.await;
         server.stop().await;
         assert!(drain.await > 0);
+    });
+}
+
+#[test]
+fn configurations_that_cannot_work_are_refused_at_bind() {
+    use framechat::ConfigError;
+    task::block_on(async {
+        let refused = |cfg: ServerConfig| async move {
+            let err = Server::bind(cfg).await.err().expect("refused");
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+            *err.into_inner()
+                .expect("carries the reason")
+                .downcast::<ConfigError>()
+                .expect("a ConfigError")
+        };
+        let mut zero_idle = config();
+        zero_idle.idle_timeout = Duration::ZERO;
+        assert_eq!(
+            refused(zero_idle).await,
+            ConfigError::ZeroLimit {
+                name: "idle_timeout"
+            }
+        );
+        let mut tiny_queue = config();
+        tiny_queue.hub = HubConfig::new(8, 8, 100).expect("valid hub config");
+        assert!(matches!(
+            refused(tiny_queue).await,
+            ConfigError::QueueSmallerThanMessage {
+                max_queue_bytes: 100,
+                ..
+            }
+        ));
     });
 }

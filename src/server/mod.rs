@@ -28,7 +28,9 @@ use async_std::task;
 
 use crate::hub::{CloseReason, Drain, Hub, HubConfig, JoinError, Outbox, PeerId, Weight};
 use crate::wire::PREFACE;
-use crate::{DecodeError, Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
+use crate::{
+    ConfigError, DecodeError, Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros,
+};
 pub use metrics::{Metrics, Snapshot};
 
 /// A connection's read buffer starts at this size and doubles up to `MAX_READ_BUF` when reads fill it.
@@ -61,6 +63,32 @@ pub struct ServerConfig {
     pub metrics_interval: Option<Duration>,
     /// Serve the Prometheus text format over HTTP here (`GET /metrics`); `None` for not at all.
     pub metrics_addr: Option<SocketAddr>,
+}
+
+impl ServerConfig {
+    /// Refuses a configuration that cannot work: a zero timeout or window, or a queue bound in
+    /// bytes that cannot hold the largest message (FC-29 would then call every recipient of a
+    /// large message a slow consumer). [`Server::bind`] calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, duration) in [
+            ("idle_timeout", self.idle_timeout),
+            ("frame_deadline", self.frame_deadline),
+            ("detect_window", self.detect_window),
+            ("write_timeout", self.write_timeout),
+        ] {
+            if duration.is_zero() {
+                return Err(ConfigError::ZeroLimit { name });
+            }
+        }
+        let largest = Outgoing::largest_weight(self.limits);
+        if self.hub.max_queue_bytes() < largest {
+            return Err(ConfigError::QueueSmallerThanMessage {
+                max_queue_bytes: self.hub.max_queue_bytes(),
+                needed: largest,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for ServerConfig {
@@ -100,10 +128,19 @@ pub(crate) enum Outgoing {
     Pong { nonce: u64 },
 }
 
+/// What a message weighs beyond its text: about the typed encoding's header and fixed fields.
+const FIXED_WEIGHT: usize = 32;
+
+impl Outgoing {
+    /// The weight of the largest message a server with these limits relays (FC-15).
+    fn largest_weight(limits: Limits) -> usize {
+        FIXED_WEIGHT + limits.max_text_len() as usize
+    }
+}
+
 impl Weight for Outgoing {
     fn weight(&self) -> usize {
-        // The fixed part approximates the frame header and fields of the typed encoding.
-        const FIXED: usize = 32;
+        const FIXED: usize = FIXED_WEIGHT;
         match self {
             Outgoing::Echo { text, .. } | Outgoing::Broadcast { text, .. } => FIXED + text.len(),
             Outgoing::Pong { .. } => FIXED,
@@ -166,8 +203,12 @@ impl ServerHandle {
 }
 
 impl Server {
-    /// Binds the listening socket.
+    /// Binds the listening socket (and the metrics endpoint, if configured). A configuration
+    /// [`ServerConfig::validate`] refuses is an `InvalidInput` error carrying the [`ConfigError`].
     pub async fn bind(config: ServerConfig) -> io::Result<Server> {
+        config
+            .validate()
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
         let listener = TcpListener::bind(config.addr).await?;
         let local_addr = listener.local_addr()?;
         let metrics_listener = match config.metrics_addr {
