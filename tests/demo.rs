@@ -15,7 +15,10 @@ fn the_demo_delivers_every_echo_and_every_peer_message_and_stops() {
     let [legacy, typed] = logs.as_slice() else {
         panic!("two clients, got {logs:?}")
     };
-    assert_eq!((legacy.profile, typed.profile), (Profile::Legacy, Profile::Typed));
+    assert_eq!(
+        (legacy.profile, typed.profile),
+        (Profile::Legacy, Profile::Typed)
+    );
     let mut legacy_lines = legacy.received.clone();
     legacy_lines.sort();
     assert_eq!(

@@ -137,10 +137,7 @@ fn hub_config_refuses_a_zero_bound_and_names_it() {
         })
     );
     let err = HubConfig::new(1, 0, 1).expect_err("zero frames");
-    assert_eq!(
-        err.to_string(),
-        "max_queue_frames must be more than 0"
-    );
+    assert_eq!(err.to_string(), "max_queue_frames must be more than 0");
     let smallest = HubConfig::new(1, 1, 1).expect("ones are valid");
     assert_eq!(
         (

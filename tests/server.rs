@@ -848,3 +848,31 @@ fn configurations_that_cannot_work_are_refused_at_bind() {
         ));
     });
 }
+
+#[test]
+fn every_lifecycle_rule_of_section_8_is_cited_by_a_socket_test() {
+    // §1: rules of §8 are each cited by a socket test; this file is where they live.
+    let spec = include_str!("../spec/PROTOCOL.md");
+    let start = spec.find("## 8. ").expect("§8 exists");
+    let end = spec.find("## 9. ").expect("§9 exists");
+    let tags: Vec<&str> = spec[start..end]
+        .split("[FC-")
+        .skip(1)
+        .filter_map(|rest| rest.split(']').next())
+        .collect();
+    assert!(tags.len() >= 8, "§8 defines its rules: {tags:?}");
+    let this_file = include_str!("server.rs");
+    let uncited: Vec<&&str> = tags
+        .iter()
+        .filter(|n| {
+            // Cited as the tag followed by a non-digit, so a shorter tag never matches a longer one.
+            !this_file
+                .match_indices(&format!("FC-{n}"))
+                .any(|(at, m)| !this_file[at + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .collect();
+    assert!(
+        uncited.is_empty(),
+        "§8 rules no socket test cites: {uncited:?}"
+    );
+}
