@@ -253,8 +253,8 @@ impl Server {
     }
 
     /// Accepts and serves connections until [`ServerHandle::shutdown`], then shuts down gracefully
-    /// and returns the final metrics. When it returns, every task it started has ended and every
-    /// socket it bound is closed.
+    /// and returns the final metrics. When it returns, its connections are closed and the ports it
+    /// bound are released.
     pub async fn run(self) -> io::Result<Snapshot> {
         let shared = self.shared.clone();
         let printer = shared.config.metrics_interval.map(|interval| {
@@ -299,9 +299,12 @@ impl Server {
         }
         drop(self.listener);
         let snapshot = shutdown(&shared).await;
-        for helper in printer.into_iter().chain(metrics_endpoint) {
-            helper.await;
+        // The endpoint releases its port when it ends. The printer is not awaited (it may be
+        // asleep for a whole interval): it checks the flag after waking and prints nothing more.
+        if let Some(endpoint) = metrics_endpoint {
+            endpoint.await;
         }
+        drop(printer);
         Ok(snapshot)
     }
 }
