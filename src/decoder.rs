@@ -276,9 +276,10 @@ impl Decoder {
         let end = header_len + declared as usize;
         let payload = input.get(header_len..end)?;
         let frame = match frame_type {
-            // A legacy frame is all text: validate it here rather than through the general parser.
+            // A legacy frame is all text. `from_utf8(..).ok()` rather than `parse_payload`: only
+            // "valid or not" is needed here, and building the error kind costs in the hot loop.
             None => Frame::Text(core::str::from_utf8(payload).ok()?),
-            Some(_) => parse_payload(frame_type, payload).ok()?,
+            Some(type_byte) => parse_typed(type_byte, payload).ok()?,
         };
         self.offset += end as u64;
         self.frame_index += 1;
@@ -720,6 +721,7 @@ fn be_u64(bytes: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(word)
 }
 
+#[inline]
 fn text_at(payload: &[u8], at: usize) -> Result<&str, DecodeErrorKind> {
     core::str::from_utf8(&payload[at..]).map_err(|err| DecodeErrorKind::InvalidUtf8 {
         valid_up_to: err.valid_up_to() as u32,
@@ -727,40 +729,51 @@ fn text_at(payload: &[u8], at: usize) -> Result<&str, DecodeErrorKind> {
 }
 
 /// Parses a payload whose length the header checks already validated against §4.3.
+///
+/// Inlined for the legacy text, so a text frame is built in registers where it is returned; the
+/// typed payloads go through `parse_typed`, kept out of line.
+#[inline]
 fn parse_payload(frame_type: Option<u8>, payload: &[u8]) -> Result<Frame<&str>, DecodeErrorKind> {
+    match frame_type {
+        None => Ok(Frame::Text(text_at(payload, 0)?)),
+        Some(type_byte) => parse_typed(type_byte, payload),
+    }
+}
+
+/// Parses a typed payload; see [`parse_payload`].
+fn parse_typed(type_byte: u8, payload: &[u8]) -> Result<Frame<&str>, DecodeErrorKind> {
     // Slicing below cannot panic: `header_complete` checked each type's minimum length.
-    Ok(match frame_type {
-        None => Frame::Text(text_at(payload, 0)?),
-        Some(frame_type::WELCOME) => Frame::Welcome {
+    Ok(match type_byte {
+        frame_type::WELCOME => Frame::Welcome {
             peer_id: be_u64(payload, 0),
             max_frame_len: u32::from_be_bytes([payload[8], payload[9], payload[10], payload[11]]),
         },
-        Some(frame_type::CHAT) => Frame::Chat {
+        frame_type::CHAT => Frame::Chat {
             sent_at: UnixMicros(be_u64(payload, 0)),
             text: text_at(payload, 8)?,
         },
-        Some(frame_type::ECHO) => Frame::Echo {
+        frame_type::ECHO => Frame::Echo {
             sent_at: UnixMicros(be_u64(payload, 0)),
             relayed_at: UnixMicros(be_u64(payload, 8)),
             text: text_at(payload, 16)?,
         },
-        Some(frame_type::BROADCAST) => Frame::Broadcast {
+        frame_type::BROADCAST => Frame::Broadcast {
             from: be_u64(payload, 0),
             sent_at: UnixMicros(be_u64(payload, 8)),
             relayed_at: UnixMicros(be_u64(payload, 16)),
             text: text_at(payload, 24)?,
         },
-        Some(frame_type::PING) => Frame::Ping {
+        frame_type::PING => Frame::Ping {
             nonce: be_u64(payload, 0),
         },
-        Some(frame_type::PONG) => Frame::Pong {
+        frame_type::PONG => Frame::Pong {
             nonce: be_u64(payload, 0),
         },
-        Some(frame_type::ERROR) => Frame::Error {
+        frame_type::ERROR => Frame::Error {
             code: ErrorCode(u16::from_be_bytes([payload[0], payload[1]])),
             reason: text_at(payload, 2)?,
         },
         // `State::Payload` is entered only for known types; unassigned ones are skipped.
-        Some(other) => unreachable!("payload state for unassigned frame type {other:#04x}"),
+        other => unreachable!("payload state for unassigned frame type {other:#04x}"),
     })
 }
