@@ -231,7 +231,7 @@ impl Decoder {
         if let Some(decoded) = self.whole_frame(input) {
             return Ok(decoded);
         }
-        if self.gather_payload(input) {
+        if self.gather_payload(input) || self.gather_header(input) {
             return Ok(Decoded {
                 consumed: input.len(),
                 frame: None,
@@ -303,6 +303,26 @@ impl Decoder {
         }
         self.grow_buf(input.len(), len);
         self.buf.extend_from_slice(input);
+        self.offset += input.len() as u64;
+        true
+    }
+
+    /// The same for a header cut across inputs: `input` continues it without completing it. A typed
+    /// header's type byte (checked on its own, FC-20) and the bytes that complete a header are
+    /// [`step`](Decoder::step)'s.
+    #[inline(always)]
+    fn gather_header(&mut self, input: &[u8]) -> bool {
+        if !matches!(self.state, State::Header)
+            || (self.header_len == 0 && self.profile == Some(Profile::Typed))
+        {
+            return false;
+        }
+        let have = usize::from(self.header_len);
+        if have + input.len() >= self.header_size() {
+            return false;
+        }
+        self.header[have..have + input.len()].copy_from_slice(input);
+        self.header_len = (have + input.len()) as u8;
         self.offset += input.len() as u64;
         true
     }
