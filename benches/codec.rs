@@ -32,6 +32,9 @@
 //!   into a `BytesMut`, then `decode` until `None`. They check no UTF-8; "tokio-utf8" adds the
 //!   `std::str::from_utf8` a user of it needs to get the guarantee framechat gives.
 //! - "memcpy" copies each segment into a preallocated buffer and does nothing else: the floor.
+//! - "utf8-floor" (streams fed whole only) runs `str::from_utf8` over each payload and does
+//!   nothing else: the validation any decoder that hands out `&str` pays, in this very binary
+//!   (its speed depends on where the linker puts core's validation loop; see BENCHMARKS.md).
 //!
 //! The application's side of each frame is the same for all: it takes the text or bytes
 //! (`black_box(frame.text())`, `black_box(&frame[..])`) and drops the frame.
@@ -244,6 +247,17 @@ fn memcpy_feed(dst: &mut [u8], stream: &[u8], chunk: usize) {
     black_box(dst);
 }
 
+/// `str::from_utf8` over each payload of a legacy stream and nothing else: the validation every
+/// text costs (FC-2), in this very binary. Only for streams fed whole.
+fn utf8_floor(stream: &[u8], frames: usize, payload: usize) {
+    let mut at = 4;
+    for _ in 0..frames {
+        let text = std::str::from_utf8(&black_box(stream)[at..at + payload]).expect("valid UTF-8");
+        black_box(text);
+        at += 4 + payload;
+    }
+}
+
 /// Every decoder yields `frames` frames of `text` from its stream, whatever the feeding; checked
 /// once before timing so the numbers are of decoders that work.
 fn check_decoders(text: &str, frames: usize, legacy: &[u8], long: &[u8], chunk: usize) {
@@ -251,7 +265,10 @@ fn check_decoders(text: &str, frames: usize, legacy: &[u8], long: &[u8], chunk: 
     framechat_feed(&mut framechat_decoder(), legacy, chunk, |frame| {
         texts.push(frame.text().expect("a legacy frame has a text").to_owned());
     });
-    assert!(texts.len() == frames && texts.iter().all(|t| t == text), "framechat");
+    assert!(
+        texts.len() == frames && texts.iter().all(|t| t == text),
+        "framechat"
+    );
 
     let mut read_buf = vec![0; chunk.min(legacy.len())];
     let mut count = 0;
@@ -281,10 +298,16 @@ fn check_decoders(text: &str, frames: usize, legacy: &[u8], long: &[u8], chunk: 
     assert_eq!(count, frames, "tokio-util");
 
     let mut count = 0;
-    asynchronous_feed(&mut LengthCodec, &mut BytesMut::new(), long, chunk, |frame| {
-        assert_eq!(&frame[..], text.as_bytes(), "asynchronous-codec");
-        count += 1;
-    });
+    asynchronous_feed(
+        &mut LengthCodec,
+        &mut BytesMut::new(),
+        long,
+        chunk,
+        |frame| {
+            assert_eq!(&frame[..], text.as_bytes(), "asynchronous-codec");
+            count += 1;
+        },
+    );
     assert_eq!(count, frames, "asynchronous-codec");
 }
 
@@ -308,6 +331,11 @@ fn decode(c: &mut Criterion) {
             group.bench_function("memcpy", |b| {
                 b.iter(|| memcpy_feed(&mut dst, &legacy, chunk))
             });
+            if let Feeding::Whole = feeding {
+                group.bench_function("utf8-floor", |b| {
+                    b.iter(|| utf8_floor(&legacy, frames, size.payload))
+                });
+            }
 
             let mut decoder = framechat_decoder();
             group.bench_function("framechat", |b| {
@@ -407,6 +435,9 @@ fn decode_utf8(c: &mut Criterion) {
         let mut dst = vec![0u8; legacy.len()];
         group.bench_function("memcpy", |b| {
             b.iter(|| memcpy_feed(&mut dst, &legacy, chunk))
+        });
+        group.bench_function("utf8-floor", |b| {
+            b.iter(|| utf8_floor(&legacy, frames, size.payload))
         });
 
         let mut decoder = framechat_decoder();
@@ -542,7 +573,7 @@ fn framechat_encoder() -> Encoder {
 }
 
 fn config() -> Criterion {
-    // 87 benchmarks of about 3 s each, analysis included: the whole run stays under 5 minutes.
+    // 93 benchmarks of about 2.8 s each, analysis included: the whole run stays under 5 minutes.
     Criterion::default()
         .warm_up_time(Duration::from_millis(700))
         .measurement_time(Duration::from_millis(1800))

@@ -16,7 +16,7 @@ import sys
 
 SIZES = [("16B", 16, "16 B"), ("1KiB", 1024, "1 KiB"), ("64KiB", 65536, "64 KiB")]
 FEEDINGS = [("whole", "one buffer"), ("seg1500", "1500-byte segments"), ("bytewise", "1 byte at a time")]
-DECODERS = ["memcpy", "framechat", "framechat-owned", "framechat-read", "tokio", "tokio-utf8", "asynchronous-codec"]
+DECODERS = ["memcpy", "utf8-floor", "framechat", "framechat-owned", "framechat-read", "tokio", "tokio-utf8", "asynchronous-codec"]
 ENCODERS = ["memcpy", "framechat", "tokio", "asynchronous-codec"]
 
 
@@ -42,8 +42,16 @@ def measure(group, bench):
 
 
 def fps(group, bench):
+    """frames/s, or None for a contender the group does not have (utf8-floor when fed in pieces)"""
+    if not os.path.exists(os.path.join(CRITERION, group, bench, BASELINE)):
+        return None
     frames, ns = measure(group, bench)
     return frames / ns * 1e9
+
+
+def floor_ratio(group, ours):
+    floor = fps(group, "utf8-floor")
+    return "—" if floor is None else f"{floor / ours:.2f}"
 
 
 def human(rate):
@@ -65,6 +73,9 @@ def table(groups, benches):
         cells = []
         for (key, payload, _), group in zip(SIZES, groups):
             rate = fps(group, bench)
+            if rate is None:
+                cells.append("— | —")
+                continue
             cells.append(f"{human(rate)} | {mib(rate, payload):,.0f}")
         print(f"| {bench} | " + " | ".join(cells) + " |")
     print()
@@ -75,12 +86,14 @@ def main():
     for feeding, title in FEEDINGS:
         print(f"Decode, {title}:\n")
         table([f"decode_{size}_{feeding}" for size, _, _ in SIZES], DECODERS)
+    print("Decode, mixed-script text (UTF-8 check off its ASCII fast path), one buffer:\n")
+    table([f"decode-utf8_{size}_whole" for size, _, _ in SIZES], ["memcpy", "utf8-floor", "framechat", "tokio", "tokio-utf8"])
     print("Encode:\n")
     table([f"encode_{size}" for size, _, _ in SIZES], ENCODERS)
 
     print("Ratios (framechat's frames/s ÷ the other's; for memcpy, framechat's time ÷ memcpy's):\n")
-    print("| feeding | size | ÷ tokio (target ≥ 1.5 at 16 B, ≥ 1 everywhere) | ÷ tokio-utf8 | ÷ asynchronous-codec | time ÷ memcpy (target ≤ 1.25 at 64 KiB) | framechat-read ÷ tokio |")
-    print("|---|---|---|---|---|---|---|")
+    print("| feeding | size | ÷ tokio (target ≥ 1.5 at 16 B, ≥ 1 everywhere) | ÷ tokio-utf8 | ÷ asynchronous-codec | time ÷ memcpy (target ≤ 1.25 at 64 KiB) | time ÷ utf8-floor | framechat-read ÷ tokio |")
+    print("|---|---|---|---|---|---|---|---|")
     for feeding, title in FEEDINGS:
         for size, _, label in SIZES:
             group = f"decode_{size}_{feeding}"
@@ -88,8 +101,16 @@ def main():
             print(
                 f"| {title} | {label} | {ours / fps(group, 'tokio'):.2f} | {ours / fps(group, 'tokio-utf8'):.2f}"
                 f" | {ours / fps(group, 'asynchronous-codec'):.2f} | {fps(group, 'memcpy') / ours:.2f}"
-                f" | {fps(group, 'framechat-read') / fps(group, 'tokio'):.2f} |"
+                f" | {floor_ratio(group, ours)} | {fps(group, 'framechat-read') / fps(group, 'tokio'):.2f} |"
             )
+    print()
+    print("Mixed-script text, one buffer:\n")
+    print("| size | ÷ tokio | ÷ tokio-utf8 | time ÷ utf8-floor |")
+    print("|---|---|---|---|")
+    for size, _, label in SIZES:
+        group = f"decode-utf8_{size}_whole"
+        ours = fps(group, "framechat")
+        print(f"| {label} | {ours / fps(group, 'tokio'):.2f} | {ours / fps(group, 'tokio-utf8'):.2f} | {floor_ratio(group, ours)} |")
     print()
     print("| encode | ÷ tokio | ÷ asynchronous-codec | time ÷ memcpy |")
     print("|---|---|---|---|")
