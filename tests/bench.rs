@@ -2,9 +2,9 @@
 //! NATS server: every expected delivery arrives and the report adds up.
 #![cfg(feature = "cli")]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use async_std::task;
 use framechat::bench::{self, BenchConfig, Load, Report, Target};
@@ -60,13 +60,6 @@ fn the_bench_loses_nothing_against_an_in_process_legacy_server() {
     assert_complete(&run(&config), &config);
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// A child process killed on drop, so a failing assertion leaves no server behind.
 struct Reaped(Child);
 
@@ -77,28 +70,41 @@ impl Drop for Reaped {
     }
 }
 
-fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {addr}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Reads the child's output until `find` extracts a port from a line, then keeps draining it on a
+/// thread (a server that logs to a closed pipe may die of it).
+fn port_from_output(
+    from: impl std::io::Read + Send + 'static,
+    find: impl Fn(&str) -> Option<u16> + Send + 'static,
+) -> u16 {
+    let (found, port) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if let Some(port) = find(&line) {
+                let _ = found.send(port);
+            }
+        }
+    });
+    port.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the server says which port it chose")
 }
 
 #[test]
 fn the_bench_drives_the_seed_python_server_with_the_legacy_profile() {
-    let port = free_port();
+    // Port 0: the server chooses and says which, so no other test can take the port meanwhile.
     let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed/seed_chat.py");
-    let _server = Reaped(
+    let mut server = Reaped(
         Command::new("python3")
-            .args([seed, "server", &port.to_string(), "60"])
-            .stdout(Stdio::null())
+            .args([seed, "server", "0", "60"])
+            .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs the seed server"),
     );
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_listening(addr);
-    let config = small(Target::Legacy, Some(addr));
+    let stdout = server.0.stdout.take().expect("piped stdout");
+    let port = port_from_output(stdout, |line| line.strip_prefix("listening ")?.parse().ok());
+    let config = small(
+        Target::Legacy,
+        Some(SocketAddr::from(([127, 0, 0, 1], port))),
+    );
     let report = run(&config);
     assert_complete(&report, &config);
     assert_eq!(report.server_relay_ms, None);
@@ -120,17 +126,20 @@ fn the_bench_drives_a_nats_server_with_the_same_workload() {
         eprintln!("SKIPPED: nats-server is not installed (apt-get install nats-server)");
         return;
     }
-    let port = free_port();
-    let _server = Reaped(
+    // -p -1: a random port, which nats-server logs on stderr.
+    let mut server = Reaped(
         Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-a", "127.0.0.1", "-p", "-1"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("nats-server starts"),
     );
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_listening(addr);
-    let config = small(Target::Nats, Some(addr));
+    let stderr = server.0.stderr.take().expect("piped stderr");
+    let port = port_from_output(stderr, |line| {
+        let (_, after) = line.split_once("Listening for client connections on ")?;
+        after.trim().rsplit(':').next()?.parse().ok()
+    });
+    let config = small(Target::Nats, Some(SocketAddr::from(([127, 0, 0, 1], port))));
     assert_complete(&run(&config), &config);
 }

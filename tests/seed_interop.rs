@@ -2,9 +2,10 @@
 //! client against our server, our client against its server (§3).
 #![cfg(feature = "cli")]
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_std::task;
 use framechat::server::{Server, ServerConfig};
@@ -45,26 +46,29 @@ fn the_seed_client_talks_to_the_framechat_server() {
 
 #[test]
 fn the_framechat_client_talks_to_the_seed_server() {
-    // A free port for the seed server: bind, read the port, release.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    // Port 0: the seed server's wrapper prints the port the OS chose.
     let mut seed = Command::new("python3")
-        .args([SEED, "server", &port.to_string(), "30"])
-        .stdout(Stdio::null())
+        .args([SEED, "server", "0", "30"])
+        .stdout(Stdio::piped())
         .spawn()
         .expect("python3 runs the seed server");
+    let mut first_line = String::new();
+    let mut stdout = BufReader::new(seed.stdout.take().expect("piped stdout"));
+    stdout
+        .read_line(&mut first_line)
+        .expect("the seed server starts");
+    let port: u16 = first_line
+        .trim()
+        .strip_prefix("listening ")
+        .and_then(|p| p.parse().ok())
+        .expect("the seed server says which port it chose");
+    // Keep reading its output (its metrics line every 2 s) so it never writes to a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let result = task::block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let (mut r1, mut w1) = loop {
-            match client::connect(addr, Profile::Legacy, Limits::default()).await {
-                Ok(halves) => break halves,
-                Err(_) if Instant::now() < deadline => task::sleep(Duration::from_millis(50)).await,
-                Err(err) => panic!("the seed server never listened: {err}"),
-            }
-        };
+        let (mut r1, mut w1) = client::connect(addr, Profile::Legacy, Limits::default())
+            .await
+            .expect("the seed server listens once it printed its port");
         let (mut r2, _w2) = client::connect(addr, Profile::Legacy, Limits::default())
             .await
             .expect("second client");

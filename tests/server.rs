@@ -618,15 +618,22 @@ fn a_client_that_never_reads_is_disconnected_and_the_others_lose_nothing() {
         // The sender keeps at most this many messages unechoed, as a healthy client does.
         const WINDOW: usize = 32;
         let text = "x".repeat(4096);
-        let broadcast_reader = task::spawn(async move {
-            let mut received = 0;
-            while received < MESSAGES {
-                match recv(&mut healthy_r).await {
-                    Frame::Broadcast { .. } => received += 1,
-                    other => panic!("unexpected {other:?}"),
+        // What the healthy peer has read: the sender never runs more than WINDOW ahead of it
+        // either, however the machine schedules the reader.
+        let healthy_read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let broadcast_reader = task::spawn({
+            let healthy_read = healthy_read.clone();
+            async move {
+                let mut received = 0;
+                while received < MESSAGES {
+                    match recv(&mut healthy_r).await {
+                        Frame::Broadcast { .. } => received += 1,
+                        other => panic!("unexpected {other:?}"),
+                    }
+                    healthy_read.store(received, std::sync::atomic::Ordering::Relaxed);
                 }
+                received
             }
-            received
         });
         let (mut sent, mut echoed) = (0, 0);
         while sent < WINDOW {
@@ -640,6 +647,14 @@ fn a_client_that_never_reads_is_disconnected_and_the_others_lose_nothing() {
             if let Frame::Echo { .. } = recv(&mut sender_r).await {
                 echoed += 1;
                 if sent < MESSAGES {
+                    let deadline = Instant::now() + WAIT;
+                    while sent - healthy_read.load(std::sync::atomic::Ordering::Relaxed) > WINDOW {
+                        assert!(
+                            Instant::now() < deadline,
+                            "the healthy peer stopped reading"
+                        );
+                        task::sleep(Duration::from_millis(1)).await;
+                    }
                     sender_w
                         .send_message(&text, UnixMicros::now())
                         .await

@@ -1,7 +1,8 @@
 """The seed notebook's framing, server and client (../shared/seed/), unchanged, behind a small CLI.
 
 framechat's legacy profile must interoperate with this code byte for byte:
-  python3 seed_chat.py server PORT [SECONDS]   run the seed's ChatServer on 127.0.0.1:PORT
+  python3 seed_chat.py server PORT [SECONDS]   run the seed's ChatServer on 127.0.0.1:PORT (0: any;
+                                               prints "listening PORT" first)
   python3 seed_chat.py client PORT MSG...      run the seed's demo_client, print what it receives
 """
 import socket, struct, sys, threading, time
@@ -129,7 +130,8 @@ if __name__ == '__main__':
         seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 3600.0
         server = ChatServer(port=port)
         server.start()
-        print('listening', flush=True)
+        # Port 0 lets the OS choose; the first line tells which it chose.
+        print('listening', server.sock.getsockname()[1], flush=True)
         time.sleep(seconds)
         server.stop()
     elif role == 'client':
