@@ -91,6 +91,14 @@ fn text(frame: &Frame) -> &str {
     frame.text().unwrap_or_default()
 }
 
+/// Waits until the server has admitted `n` connections in all. A `connect` returns once the
+/// kernel has the connection, before the server accepts it and puts it in the room (FC-26): a
+/// test that needs a legacy client (which gets no WELCOME) to hear a broadcast waits for this.
+async fn admitted(handle: &ServerHandle, n: u64) {
+    let metrics = metrics_until(handle, |m| m.connections_total >= n).await;
+    assert!(metrics.connections_total >= n, "{n} connections admitted");
+}
+
 /// Waits until the server's metrics satisfy `ready`, bounded.
 async fn metrics_until(handle: &ServerHandle, ready: impl Fn(&Snapshot) -> bool) -> Snapshot {
     let deadline = Instant::now() + WAIT;
@@ -110,6 +118,7 @@ fn legacy_clients_get_echo_and_peer_texts() {
         let server = start(config()).await;
         let (mut r1, mut w1) = connect(server.addr(), Profile::Legacy).await;
         let (mut r2, mut w2) = connect(server.addr(), Profile::Legacy).await;
+        admitted(&server.handle, 2).await;
         w1.send_message("hello", UnixMicros::UNKNOWN)
             .await
             .expect("send");
@@ -222,12 +231,14 @@ fn a_client_written_to_the_seed_framing_only_interoperates() {
     task::block_on(async {
         let server = start(config()).await;
         let addr = server.addr();
+        let handle = server.handle.clone();
         let received = task::spawn_blocking(move || {
             let mut a = StdTcpStream::connect(addr).expect("connect");
             let mut b = StdTcpStream::connect(addr).expect("connect");
             for sock in [&mut a, &mut b] {
                 sock.set_read_timeout(Some(WAIT)).expect("timeout");
             }
+            task::block_on(admitted(&handle, 2));
             let mut seen = Vec::new();
             for message in ["a", "b", "c", "d"] {
                 seed_send(&mut a, message);
@@ -409,9 +420,11 @@ impl LateReader {
 
 /// Healthy clients chat through `bad`, then must have lost nothing.
 async fn healthy_clients_survive(server: &Running, bad: impl std::future::Future<Output = ()>) {
+    let before = server.handle.metrics().connections_total;
     let (mut r1, mut w1) = connect(server.addr(), Profile::Typed).await;
     let (mut r2, mut w2) = connect(server.addr(), Profile::Legacy).await;
     welcome(&mut r1).await;
+    admitted(&server.handle, before + 2).await;
     w1.send_message("before", UnixMicros::now())
         .await
         .expect("send");
@@ -748,6 +761,7 @@ fn a_client_streaming_large_frames_is_not_cut_by_the_frame_deadline() {
         let server = start(cfg).await;
         let addr = server.addr();
         let (mut listener_r, _listener_w) = connect(addr, Profile::Legacy).await;
+        admitted(&server.handle, 1).await;
         const FRAMES: usize = 120;
         let streamer = task::spawn_blocking(move || {
             let mut sock = StdTcpStream::connect(addr).expect("connect");
