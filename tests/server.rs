@@ -616,7 +616,8 @@ fn a_client_that_never_reads_is_disconnected_and_the_others_lose_nothing() {
         let mut cfg = config();
         cfg.hub = HubConfig::new(64, 1024, 1 << 20).expect("valid hub config");
         cfg.limits = Limits::new(64 * 1024).expect("valid limit");
-        cfg.write_timeout = Duration::from_millis(500);
+        // Long enough that the blocked writer is still there when the slow client reads at last.
+        cfg.write_timeout = Duration::from_secs(30);
         let server = start(cfg).await;
         let addr = server.addr();
         // The slow client sends its preface, then never reads.
@@ -681,7 +682,27 @@ fn a_client_that_never_reads_is_disconnected_and_the_others_lose_nothing() {
         assert_eq!(metrics.slow_consumers, 1);
         // The server closed it: its end of stream is not counted as the peer's protocol error.
         assert_eq!(metrics.protocol_errors, 0);
-        drop(slow);
+        // Reading at last, the slow client gets what was queued before the overflow, then
+        // ERROR SLOW_CONSUMER, then the end of the stream (FC-29).
+        let backlog = task::spawn_blocking(move || {
+            slow.set_read_timeout(Some(WAIT)).expect("timeout");
+            let mut bytes = Vec::new();
+            slow.read_to_end(&mut bytes)
+                .expect("the server ends the stream");
+            bytes
+        })
+        .await;
+        let frames = typed_frames(&backlog);
+        assert!(matches!(frames.first(), Some(Frame::Welcome { .. })));
+        assert!(
+            frames.len() > 2,
+            "some broadcasts were delivered before the overflow"
+        );
+        assert!(
+            matches!(frames.last(), Some(Frame::Error { code, .. }) if *code == ErrorCode::SLOW_CONSUMER),
+            "got {:?}",
+            frames.last()
+        );
         server.stop().await;
     });
 }

@@ -24,8 +24,6 @@ pub struct Metrics {
     pub bytes_in: AtomicU64,
     /// Bytes written to sockets.
     pub bytes_out: AtomicU64,
-    /// Peers disconnected as slow consumers (FC-29).
-    pub slow_consumers: AtomicU64,
     /// Connections closed on a decoding error (FC-30).
     pub protocol_errors: AtomicU64,
     /// Connections closed by the idle timeout or the frame deadline (FC-32).
@@ -56,7 +54,7 @@ pub struct Snapshot {
     pub bytes_in: u64,
     /// See [`Metrics::bytes_out`].
     pub bytes_out: u64,
-    /// See [`Metrics::slow_consumers`].
+    /// Peers disconnected as slow consumers (FC-29), as the hub counts them.
     pub slow_consumers: u64,
     /// See [`Metrics::protocol_errors`].
     pub protocol_errors: u64,
@@ -90,7 +88,6 @@ impl Metrics {
             deliveries: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
-            slow_consumers: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             write_timeouts: AtomicU64::new(0),
@@ -135,7 +132,8 @@ impl Metrics {
             deliveries: self.deliveries.load(Relaxed),
             bytes_in: self.bytes_in.load(Relaxed),
             bytes_out: self.bytes_out.load(Relaxed),
-            slow_consumers: self.slow_consumers.load(Relaxed),
+            // The hub counts them; the server fills this in (`Shared::snapshot`).
+            slow_consumers: 0,
             protocol_errors: self.protocol_errors.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             write_timeouts: self.write_timeouts.load(Relaxed),

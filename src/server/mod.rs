@@ -161,6 +161,16 @@ struct Shared {
     active: AtomicU64,
 }
 
+impl Shared {
+    /// The metrics now; slow consumers as the hub counts them (every overflow, whichever message
+    /// caused it and whether or not the peer's writer ever ran).
+    fn snapshot(&self) -> Snapshot {
+        let mut snapshot = self.metrics.snapshot();
+        snapshot.slow_consumers = self.hub.stats().slow_consumers;
+        snapshot
+    }
+}
+
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     listener: TcpListener,
@@ -193,7 +203,7 @@ impl ServerHandle {
 
     /// The metrics now.
     pub fn metrics(&self) -> Snapshot {
-        self.shared.metrics.snapshot()
+        self.shared.snapshot()
     }
 
     /// Starts a graceful shutdown (FC-33); [`Server::run`] returns when it is done.
@@ -260,13 +270,13 @@ impl Server {
         let printer = shared.config.metrics_interval.map(|interval| {
             let shared = shared.clone();
             task::spawn(async move {
-                let mut previous = shared.metrics.snapshot();
+                let mut previous = shared.snapshot();
                 loop {
                     task::sleep(interval).await;
                     if shared.shutting_down.load(Ordering::Acquire) {
                         break;
                     }
-                    let now = shared.metrics.snapshot();
+                    let now = shared.snapshot();
                     println!("{}", now.to_json_line(Some(&previous)));
                     previous = now;
                 }
@@ -353,7 +363,7 @@ async fn serve_metrics(shared: Arc<Shared>, listener: TcpListener) {
                 .await
                 .is_ok()
             {
-                let body = shared.metrics.snapshot().to_prometheus();
+                let body = shared.snapshot().to_prometheus();
                 let response = format!(
                     "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
                     body.len()
@@ -386,7 +396,7 @@ async fn shutdown(shared: &Arc<Shared>) -> Snapshot {
     // Past the grace period: close what is left, and let its tasks unwind before the last count.
     close_sockets(shared, |_| true);
     wait_for_tasks(Duration::from_secs(1)).await;
-    let snapshot = shared.metrics.snapshot();
+    let snapshot = shared.snapshot();
     log::info!("stopped");
     snapshot
 }
@@ -464,7 +474,7 @@ async fn refuse(shared: &Shared, mut stream: TcpStream) {
             let _ = write_all_within(&mut stream, &out, shared.config.write_timeout).await;
         }
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    linger_and_close(stream, &shared.config).await;
 }
 
 /// Why a connection's reader stopped.
@@ -478,14 +488,30 @@ enum ReadEnd {
 }
 
 /// What a connection's reader and writer share.
-#[derive(Default)]
 struct Link {
     /// The reader's last words: the ERROR the writer sends after everything queued before the
     /// reader left the room, and nothing after it (FC-30, FC-32).
     farewell: Mutex<Option<(ErrorCode, String)>>,
-    /// The writer closed the socket on the server's initiative (slow consumer, shutdown, failed
-    /// write): the reader's end of stream is then not the peer's doing, nor a protocol error.
+    /// The writer closed the connection on the server's initiative (slow consumer, shutdown,
+    /// failed write): the reader's end of stream is then not the peer's doing, nor a protocol
+    /// error.
     closed_by_server: AtomicBool,
+    /// Closed by the writer when the server closes the connection: the reader stops reading
+    /// (and relaying) at once, and the connection lingers before its socket is closed.
+    stop_reading: async_std::channel::Sender<()>,
+    reading_stopped: async_std::channel::Receiver<()>,
+}
+
+impl Link {
+    fn new() -> Link {
+        let (stop_reading, reading_stopped) = async_std::channel::bounded(1);
+        Link {
+            farewell: Mutex::new(None),
+            closed_by_server: AtomicBool::new(false),
+            stop_reading,
+            reading_stopped,
+        }
+    }
 }
 
 async fn serve_connection(
@@ -495,7 +521,7 @@ async fn serve_connection(
     outbox: crate::sync::Arc<Outbox<Outgoing>>,
 ) {
     let config = &shared.config;
-    let link = Arc::new(Link::default());
+    let link = Arc::new(Link::new());
     let mut reader = stream.clone();
     let mut decoder = Decoder::server_detect(config.limits);
     // Starts small (most connections are chatty with short messages) and doubles whenever a read
@@ -539,9 +565,22 @@ async fn serve_connection(
         } else {
             (config.idle_timeout, "the idle timeout")
         };
-        let read = async_std::io::timeout(wait, reader.read(&mut read_buf)).await;
+        let read = futures_lite::future::or(
+            async { Some(async_std::io::timeout(wait, reader.read(&mut read_buf)).await) },
+            async {
+                let _ = link.reading_stopped.recv().await;
+                None
+            },
+        )
+        .await;
+        // The server closed the connection (the writer said so): stop reading and relaying.
+        let Some(read) = read else {
+            break ReadEnd::Closed;
+        };
+        let server_closed = link.closed_by_server.load(Ordering::Acquire)
+            || shared.shutting_down.load(Ordering::Acquire);
         let n = match read {
-            Ok(0) if link.closed_by_server.load(Ordering::Acquire) => break ReadEnd::Closed,
+            Ok(0) if server_closed => break ReadEnd::Closed,
             Ok(0) => match decoder.finish() {
                 Ok(()) => break ReadEnd::Closed,
                 Err(err) => break ReadEnd::Protocol(err),
@@ -629,10 +668,10 @@ async fn serve_connection(
         }
     }
     shared.hub.leave(peer);
-    match writer {
-        Some(writer) => writer.await,
-        None => linger_and_close(stream, config).await,
+    if let Some(writer) = writer {
+        writer.await;
     }
+    linger_and_close(stream, config).await;
 }
 
 /// The writer starts once the profile is known and, for typed, the preface is complete, so a
@@ -747,7 +786,6 @@ async fn write_loop(
     // The last frame, after everything queued: why the connection closes.
     let farewell = match reason {
         Some(CloseReason::SlowConsumer) => {
-            Metrics::add(&shared.metrics.slow_consumers, 1);
             log::warn!("peer {peer}: slow consumer, its queue is full: closing it");
             Some((
                 ErrorCode::SLOW_CONSUMER,
@@ -772,12 +810,14 @@ async fn write_loop(
         }
         let _ = writer.flush(shared, &mut stream).await;
     }
-    if reader_left {
-        linger_and_close(stream, config).await;
-    } else {
-        // The server closes while the reader still runs: tell it the end is ours.
+    // Our end of stream, after the last frame. The read side stays open: closing it while the
+    // peer still sends would make the kernel reset the connection and destroy what the peer has
+    // not read yet, the ERROR included. The reader's task lingers, then closes the socket.
+    let _ = stream.shutdown(Shutdown::Write);
+    if !reader_left {
+        // The server closes while the reader still runs: tell it the end is ours, and stop it.
         link.closed_by_server.store(true, Ordering::Release);
-        let _ = stream.shutdown(Shutdown::Both);
+        link.stop_reading.close();
     }
 }
 
