@@ -1,5 +1,7 @@
 //! A minimal stderr logger for the binary, so the `log` facade needs no heavier backend.
 
+use std::io::Write;
+
 use log::{LevelFilter, Log, Metadata, Record};
 
 struct StderrLogger {
