@@ -15,7 +15,9 @@ impl Log for StderrLogger {
 
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
-            eprintln!(
+            // A closed or broken stderr must not take the server down: the line is dropped.
+            let _ = writeln!(
+                std::io::stderr(),
                 "[{:<5} {}] {}",
                 record.level(),
                 record.target(),
