@@ -16,7 +16,7 @@ pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -277,7 +277,8 @@ impl Server {
                         break;
                     }
                     let now = shared.snapshot();
-                    println!("{}", now.to_json_line(Some(&previous)));
+                    // A closed stdout (`serve | head`) must not stop the server: drop the line.
+                    let _ = writeln!(std::io::stdout(), "{}", now.to_json_line(Some(&previous)));
                     previous = now;
                 }
             })
