@@ -440,8 +440,13 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         Err(JoinError::Full { max_peers }) => {
             Metrics::add(&shared.metrics.connections_refused, 1);
             log::warn!("refusing {addr}: at the connection limit of {max_peers}");
+            // Counted as active, so a shutdown waits for it like for any connection.
+            shared.active.fetch_add(1, Ordering::AcqRel);
             let shared = shared.clone();
-            task::spawn(async move { refuse(&shared, stream).await });
+            task::spawn(async move {
+                refuse(&shared, stream).await;
+                shared.active.fetch_sub(1, Ordering::AcqRel);
+            });
         }
         Err(_) => {
             let _ = stream.shutdown(Shutdown::Both);
@@ -597,6 +602,7 @@ async fn serve_connection(
         };
         Metrics::add(&shared.metrics.bytes_in, n as u64);
         let frames_before = decoder.frames_completed();
+        let offset_before = decoder.stream_offset();
         let mut input = &read_buf[..n];
         let mut failed = None;
         while !input.is_empty() {
@@ -622,11 +628,16 @@ async fn serve_connection(
         if n == read_buf.len() && read_buf.len() < MAX_READ_BUF {
             read_buf.resize(read_buf.len() * 2, 0);
         }
-        // The deadline is per frame: a read that completed frames and stopped inside a new one
-        // restarts the clock; one that only continued the same frame keeps it running.
+        // The deadline is per frame: a read that completed frames (or the preface) and stopped
+        // inside a new one restarts the clock; one that only continued the same one keeps it.
+        let preface_len = PREFACE.len() as u64;
+        let completed_something = decoder.frames_completed() != frames_before
+            || (decoder.profile() == Some(Profile::Typed)
+                && offset_before < preface_len
+                && decoder.stream_offset() >= preface_len);
         frame_started = match (decoder.is_mid_frame(), frame_started) {
             (false, _) => None,
-            (true, Some(started)) if decoder.frames_completed() == frames_before => Some(started),
+            (true, Some(started)) if !completed_something => Some(started),
             (true, _) => Some(Instant::now()),
         };
     };
