@@ -4,64 +4,16 @@
 //! buffer is used up, [`Encoder::encode`] into one output buffer per write.
 
 use std::collections::VecDeque;
-use std::fmt;
-use std::io;
 use std::net::SocketAddr;
 
 use async_std::io::prelude::{ReadExt, WriteExt};
 use async_std::net::{Shutdown, TcpStream};
 
-use crate::{DecodeError, Decoder, EncodeError, Encoder, Frame, Limits, Profile, UnixMicros};
+use crate::{DecodeError, Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
 
-/// What can go wrong on a client connection.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The socket failed.
-    Io(io::Error),
-    /// The server sent bytes the spec forbids.
-    Decode(DecodeError),
-    /// This client asked to send a frame the spec forbids.
-    Encode(EncodeError),
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Io(err) => write!(f, "i/o error: {err}"),
-            ClientError::Decode(err) => write!(f, "the server violated the protocol: {err}"),
-            ClientError::Encode(err) => write!(f, "cannot send: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ClientError::Io(err) => Some(err),
-            ClientError::Decode(err) => Some(err),
-            ClientError::Encode(err) => Some(err),
-        }
-    }
-}
-
-impl From<io::Error> for ClientError {
-    fn from(err: io::Error) -> Self {
-        ClientError::Io(err)
-    }
-}
-
-impl From<DecodeError> for ClientError {
-    fn from(err: DecodeError) -> Self {
-        ClientError::Decode(err)
-    }
-}
-
-impl From<EncodeError> for ClientError {
-    fn from(err: EncodeError) -> Self {
-        ClientError::Encode(err)
-    }
-}
+/// What can go wrong on a client connection: the socket (`Io`), the server's bytes (`Decode`) or
+/// a frame this client asked to send (`Encode`). The same typed error as the blocking adapter's.
+pub use crate::io::Error as ClientError;
 
 /// Connects to `addr` with TCP_NODELAY and returns the two halves of a client.
 ///
