@@ -467,18 +467,8 @@ async fn refuse(shared: &Shared, mut stream: TcpStream) {
         }
     }
     if have >= 4 && first[..4] == PREFACE[..4] {
-        let mut out = Vec::new();
         let reason = "the server is at its connection limit";
-        let frame = Frame::Error {
-            code: ErrorCode::SERVER_FULL,
-            reason,
-        };
-        if Encoder::server(Profile::Typed, shared.config.limits)
-            .encode(frame, &mut out)
-            .is_ok()
-        {
-            let _ = write_all_within(&mut stream, &out, shared.config.write_timeout).await;
-        }
+        write_error_directly(&mut stream, ErrorCode::SERVER_FULL, reason, &shared.config).await;
     }
     linger_and_close(stream, &shared.config).await;
 }
@@ -664,18 +654,7 @@ async fn serve_connection(
                 }
             } else {
                 // No writer: the error is inside the preface, and this task is the only writer.
-                let frame = Frame::Error {
-                    code,
-                    reason: reason.as_str(),
-                };
-                let mut out = Vec::new();
-                if Encoder::server(Profile::Typed, config.limits)
-                    .encode(frame, &mut out)
-                    .is_ok()
-                {
-                    let mut stream = stream.clone();
-                    let _ = write_all_within(&mut stream, &out, config.write_timeout).await;
-                }
+                write_error_directly(&mut stream.clone(), code, &reason, config).await;
             }
         }
     }
@@ -830,6 +809,24 @@ async fn write_loop(
         // The server closes while the reader still runs: tell it the end is ours, and stop it.
         link.closed_by_server.store(true, Ordering::Release);
         link.stop_reading.close();
+    }
+}
+
+/// Writes one typed ERROR on a connection that has no writer task (a refused connection, an error
+/// inside the preface): this task is then the socket's only writer.
+async fn write_error_directly(
+    stream: &mut TcpStream,
+    code: ErrorCode,
+    reason: &str,
+    config: &ServerConfig,
+) {
+    let mut out = Vec::new();
+    let frame = Frame::Error { code, reason };
+    if Encoder::server(Profile::Typed, config.limits)
+        .encode(frame, &mut out)
+        .is_ok()
+    {
+        let _ = write_all_within(stream, &out, config.write_timeout).await;
     }
 }
 
