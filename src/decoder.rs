@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 
 use crate::error::{DecodeError, DecodeErrorKind, Part};
 use crate::frame::{ErrorCode, Frame, UnixMicros};
+use crate::utf8;
 use crate::wire::{self, frame_type, TypeRule, PREFACE};
 use crate::{Limits, Profile, Role};
 
@@ -294,9 +295,9 @@ impl Decoder {
         let end = header_len + declared as usize;
         let payload = input.get(header_len..end)?;
         let frame = match frame_type {
-            // A legacy frame is all text. `from_utf8(..).ok()` rather than `parse_payload`: only
+            // A legacy frame is all text. `text(..).ok()` rather than `parse_payload`: only
             // "valid or not" is needed here, and building the error kind costs in the hot loop.
-            None => Frame::Text(core::str::from_utf8(payload).ok()?),
+            None => Frame::Text(utf8::text(payload).ok()?),
             Some(type_byte) => parse_typed(type_byte, payload).ok()?,
         };
         self.offset += end as u64;
@@ -761,7 +762,7 @@ fn be_u64(bytes: &[u8], at: usize) -> u64 {
 
 #[inline]
 fn text_at(payload: &[u8], at: usize) -> Result<&str, DecodeErrorKind> {
-    core::str::from_utf8(&payload[at..]).map_err(|err| DecodeErrorKind::InvalidUtf8 {
+    utf8::text(&payload[at..]).map_err(|err| DecodeErrorKind::InvalidUtf8 {
         valid_up_to: err.valid_up_to() as u32,
     })
 }

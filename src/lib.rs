@@ -140,7 +140,7 @@
 //! | `cli` (default) | the async-std server, client, demo, bench and the `framechat` binary |
 //! | `proptest`, `quickcheck` | generators of valid frames for your own property tests |
 #![cfg_attr(not(feature = "std"), no_std)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 extern crate alloc;
@@ -159,6 +159,7 @@ pub mod hub;
 mod limits;
 #[cfg(feature = "hub")]
 mod sync;
+mod utf8;
 pub mod wire;
 
 #[cfg(feature = "futures-io")]
