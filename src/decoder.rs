@@ -22,6 +22,39 @@ pub struct Decoded<'a> {
     pub frame: Option<Frame<&'a str>>,
 }
 
+/// What one [`Decoder::step`] did: two words, returned in registers.
+#[derive(Clone, Copy)]
+struct Stepped {
+    /// Bytes of the input taken in.
+    consumed: usize,
+    outcome: Outcome,
+}
+
+impl Stepped {
+    fn need_more(consumed: usize) -> Stepped {
+        Stepped {
+            consumed,
+            outcome: Outcome::NeedMore,
+        }
+    }
+}
+
+/// Whether a [`Stepped`] completed a frame, and where its payload is.
+#[derive(Clone, Copy)]
+enum Outcome {
+    /// The input is used up, no frame complete.
+    NeedMore,
+    /// An empty legacy frame (§3.1).
+    Empty,
+    /// The payload is the last `len` bytes consumed, borrowed from the input.
+    InInput { frame_type: Option<u8>, len: u32 },
+    /// The payload was gathered in `buf`.
+    InBuf { frame_type: Option<u8> },
+}
+
+/// [`Decoder::step`] failed; the error is in the decoder (see [`Decoder::step_error`]).
+struct Failed;
+
 /// Where the decoder stands in the stream.
 #[derive(Clone, Copy, Debug)]
 enum State {
@@ -256,7 +289,38 @@ impl Decoder {
                 frame: None,
             });
         }
-        self.step(input)
+        let Ok(Stepped { consumed, outcome }) = self.step(input) else {
+            return Err(self.step_error());
+        };
+        let frame = match outcome {
+            Outcome::NeedMore => None,
+            Outcome::Empty => Some(Frame::Text("")),
+            Outcome::InInput { frame_type, len } => {
+                let payload = &input[consumed - len as usize..consumed];
+                Some(self.parsed(frame_type, payload)?)
+            }
+            Outcome::InBuf { frame_type } => {
+                // Field by field rather than through `parsed`: the frame borrows `buf`, so all of
+                // `self` cannot be borrowed at the same time.
+                self.buf_returned = true;
+                match parse_payload(frame_type, &self.buf) {
+                    Ok(frame) => {
+                        self.frame_index += 1;
+                        Some(frame)
+                    }
+                    Err(kind) => {
+                        let err = DecodeError {
+                            kind,
+                            offset: self.offset,
+                            frame_index: self.frame_index,
+                        };
+                        self.state = State::Failed(err);
+                        return Err(err);
+                    }
+                }
+            }
+        };
+        Ok(Decoded { consumed, frame })
     }
 
     /// The fast path of [`decode`](Decoder::decode), inlined with it: between frames, a whole valid
@@ -321,7 +385,11 @@ impl Decoder {
             return false;
         }
         self.grow_buf(input.len(), len);
-        self.buf.extend_from_slice(input);
+        if let [byte] = input {
+            self.buf.push(*byte);
+        } else {
+            self.buf.extend_from_slice(input);
+        }
         self.offset += input.len() as u64;
         true
     }
@@ -356,7 +424,14 @@ impl Decoder {
     }
 
     /// The state machine: one step of [`decode`](Decoder::decode) from any state, over any input.
-    fn step<'a>(&'a mut self, input: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+    ///
+    /// It says what it did in a [`Stepped`] of two words, which comes back in registers, and
+    /// `decode` builds the frame: returned through a 56-byte `Result<Decoded, _>` in memory
+    /// instead, the result was merged with the inlined fast paths' through that memory on every
+    /// call, which cost the byte-at-a-time benchmark a fifth of its time. An error is kept in
+    /// `State::Failed` (or is `InputAfterFinish`) and read back by
+    /// [`step_error`](Decoder::step_error).
+    fn step(&mut self, input: &[u8]) -> Result<Stepped, Failed> {
         let mut pos = 0usize;
         // Each pass of this loop handles one state over as many bytes as that state can take at
         // once (a header, a payload, a run of skipped bytes), not one byte per pass. Only a typed
@@ -364,26 +439,14 @@ impl Decoder {
         // bytes once per connection) go byte by byte.
         loop {
             match self.state {
-                State::Failed(err) => return Err(err),
+                State::Failed(_) => return Err(Failed),
                 State::Finished => {
                     if input.is_empty() {
-                        return Ok(Decoded {
-                            consumed: 0,
-                            frame: None,
-                        });
+                        return Ok(Stepped::need_more(0));
                     }
-                    return Err(DecodeError {
-                        kind: DecodeErrorKind::InputAfterFinish,
-                        offset: self.offset,
-                        frame_index: self.frame_index,
-                    });
+                    return Err(Failed);
                 }
-                _ if pos == input.len() => {
-                    return Ok(Decoded {
-                        consumed: pos,
-                        frame: None,
-                    })
-                }
+                _ if pos == input.len() => return Ok(Stepped::need_more(pos)),
                 State::Header if self.header_len == 0 && self.profile == Some(Profile::Typed) => {
                     // The type byte alone first: FC-6/FC-8 are detected right after it (FC-20),
                     // before any length byte is taken in.
@@ -402,16 +465,13 @@ impl Decoder {
                     self.header_len = (have + take) as u8;
                     if have + take < size {
                         // `take` was all the input had left.
-                        return Ok(Decoded {
-                            consumed: pos,
-                            frame: None,
-                        });
+                        return Ok(Stepped::need_more(pos));
                     }
                     let (frame_type, declared) = self.header_fields();
-                    if let Some(frame) = self.header_complete(frame_type, declared)? {
-                        return Ok(Decoded {
+                    if self.header_complete(frame_type, declared)? {
+                        return Ok(Stepped {
                             consumed: pos,
-                            frame: Some(frame),
+                            outcome: Outcome::Empty,
                         });
                     }
                 }
@@ -429,10 +489,10 @@ impl Decoder {
                             self.profile = Some(Profile::Legacy);
                             self.state = State::Header;
                             let (frame_type, declared) = self.header_fields();
-                            if let Some(frame) = self.header_complete(frame_type, declared)? {
-                                return Ok(Decoded {
+                            if self.header_complete(frame_type, declared)? {
+                                return Ok(Stepped {
                                     consumed: pos,
-                                    frame: Some(frame),
+                                    outcome: Outcome::Empty,
                                 });
                             }
                         }
@@ -444,11 +504,12 @@ impl Decoder {
                     self.offset += 1;
                     let expected = PREFACE[usize::from(matched)];
                     if found != expected {
-                        return Err(self.fail(DecodeErrorKind::BadPreface {
+                        self.fail(DecodeErrorKind::BadPreface {
                             index: matched,
                             expected,
                             found,
-                        }));
+                        });
+                        return Err(Failed);
                     }
                     self.state = if usize::from(matched) + 1 == PREFACE.len() {
                         State::Header
@@ -473,13 +534,21 @@ impl Decoder {
                 State::Payload { frame_type, len } => {
                     let len = len as usize;
                     let available = input.len() - pos;
+                    // The header is done with either way; the payload is parsed by `decode`.
                     if self.buf.is_empty() && available >= len {
                         // The header came in an earlier input, the whole payload in this one:
-                        // borrow it, no copy.
-                        let payload = &input[pos..pos + len];
+                        // borrowed from it, no copy.
                         pos += len;
                         self.offset += len as u64;
-                        return self.payload_complete(frame_type, payload, pos);
+                        self.header_len = 0;
+                        self.state = State::Header;
+                        return Ok(Stepped {
+                            consumed: pos,
+                            outcome: Outcome::InInput {
+                                frame_type,
+                                len: len as u32,
+                            },
+                        });
                     }
                     let take = (len - self.buf.len()).min(available);
                     self.grow_buf(take, len);
@@ -488,55 +557,44 @@ impl Decoder {
                     self.offset += take as u64;
                     if self.buf.len() < len {
                         // `take` was all the input had left.
-                        return Ok(Decoded {
-                            consumed: pos,
-                            frame: None,
-                        });
+                        return Ok(Stepped::need_more(pos));
                     }
-                    // Returned borrowed from `buf`, so the fields are set one by one here rather
-                    // than through `payload_complete`, which would borrow all of `self`.
-                    self.buf_returned = true;
                     self.header_len = 0;
                     self.state = State::Header;
-                    return match parse_payload(frame_type, &self.buf) {
-                        Ok(frame) => {
-                            self.frame_index += 1;
-                            Ok(Decoded {
-                                consumed: pos,
-                                frame: Some(frame),
-                            })
-                        }
-                        Err(kind) => {
-                            let err = DecodeError {
-                                kind,
-                                offset: self.offset,
-                                frame_index: self.frame_index,
-                            };
-                            self.state = State::Failed(err);
-                            Err(err)
-                        }
-                    };
+                    return Ok(Stepped {
+                        consumed: pos,
+                        outcome: Outcome::InBuf { frame_type },
+                    });
                 }
             }
         }
     }
 
-    /// A payload borrowed from the input is complete: parse it, then wait for the next header.
-    fn payload_complete<'p>(
+    /// The error a failed [`step`](Decoder::step) left: the terminal one (FC-19), or input after
+    /// [`finish`](Decoder::finish), which is the caller's slip and leaves the state as it is.
+    #[cold]
+    fn step_error(&self) -> DecodeError {
+        match self.state {
+            State::Failed(err) => err,
+            _ => DecodeError {
+                kind: DecodeErrorKind::InputAfterFinish,
+                offset: self.offset,
+                frame_index: self.frame_index,
+            },
+        }
+    }
+
+    /// A payload borrowed from the input is complete and the state is back at `Header`: parse it.
+    #[inline(always)]
+    fn parsed<'p>(
         &mut self,
         frame_type: Option<u8>,
         payload: &'p [u8],
-        consumed: usize,
-    ) -> Result<Decoded<'p>, DecodeError> {
-        self.header_len = 0;
-        self.state = State::Header;
+    ) -> Result<Frame<&'p str>, DecodeError> {
         match parse_payload(frame_type, payload) {
             Ok(frame) => {
                 self.frame_index += 1;
-                Ok(Decoded {
-                    consumed,
-                    frame: Some(frame),
-                })
+                Ok(frame)
             }
             Err(kind) => Err(self.fail(kind)),
         }
@@ -644,17 +702,19 @@ impl Decoder {
     }
 
     /// FC-6 then FC-8, right after the type byte.
-    fn check_type_byte(&mut self, frame_type: u8) -> Result<(), DecodeError> {
-        match wire::type_rule(frame_type) {
-            TypeRule::Invalid => Err(self.fail(DecodeErrorKind::InvalidFrameType { frame_type })),
+    fn check_type_byte(&mut self, frame_type: u8) -> Result<(), Failed> {
+        let kind = match wire::type_rule(frame_type) {
+            TypeRule::Invalid => DecodeErrorKind::InvalidFrameType { frame_type },
             TypeRule::Known { direction, .. } if !direction.reaches(self.role) => {
-                Err(self.fail(DecodeErrorKind::UnexpectedFrameType {
+                DecodeErrorKind::UnexpectedFrameType {
                     frame_type,
                     receiver: self.role,
-                }))
+                }
             }
-            TypeRule::Known { .. } | TypeRule::Skip => Ok(()),
-        }
+            TypeRule::Known { .. } | TypeRule::Skip => return Ok(()),
+        };
+        self.fail(kind);
+        Err(Failed)
     }
 
     /// The type and length of the header gathered in `header`.
@@ -665,15 +725,13 @@ impl Decoder {
         }
     }
 
-    /// The header is whole: FC-14/FC-15, then FC-7 (§6.2). Returns an empty frame at once.
-    fn header_complete(
-        &mut self,
-        frame_type: Option<u8>,
-        declared: u32,
-    ) -> Result<Option<Frame<&'static str>>, DecodeError> {
+    /// The header is whole: FC-14/FC-15, then FC-7 (§6.2). `true`: it was an empty legacy frame,
+    /// complete at once.
+    fn header_complete(&mut self, frame_type: Option<u8>, declared: u32) -> Result<bool, Failed> {
         let limit = inbound_limit(self.role, self.limits, frame_type);
         if declared > limit {
-            return Err(self.fail(DecodeErrorKind::FrameTooLarge { declared, limit }));
+            self.fail(DecodeErrorKind::FrameTooLarge { declared, limit });
+            return Err(Failed);
         }
         let rule = frame_type.map(|t| (t, wire::type_rule(t)));
         if let Some((
@@ -684,12 +742,13 @@ impl Decoder {
         )) = rule
         {
             if declared < min_len || max_len.is_some_and(|max| declared > max) {
-                return Err(self.fail(DecodeErrorKind::BadLength {
+                self.fail(DecodeErrorKind::BadLength {
                     frame_type,
                     declared,
                     min: min_len,
                     max: max_len,
-                }));
+                });
+                return Err(Failed);
             }
         }
         if let Some((_, TypeRule::Skip)) = rule {
@@ -703,19 +762,19 @@ impl Decoder {
                 self.frame_index += 1;
                 self.state = State::Header;
             }
-            return Ok(None);
+            return Ok(false);
         }
         if declared == 0 {
             // Only a legacy frame can be empty: every known typed frame has fixed fields (§4.3).
             self.header_len = 0;
             self.frame_index += 1;
-            return Ok(Some(Frame::Text("")));
+            return Ok(true);
         }
         self.state = State::Payload {
             frame_type,
             len: declared,
         };
-        Ok(None)
+        Ok(false)
     }
 
     /// Reserves room for `take` more payload bytes, doubling for amortized growth but never past
