@@ -272,9 +272,10 @@ impl Decoder {
     /// Returns how many bytes were consumed and the frame they completed, if any. `Ok` with no frame
     /// means "need more bytes": an incomplete frame is not an error. An input of any length, 0
     /// included, is accepted. After an error every call returns the same error and consumes nothing.
-    // Always inlined (a dispatcher over two small fast paths and a call): in the caller's loop the
-    // frame then comes back in registers rather than through a 56-byte return slot in memory,
-    // which the benchmark showed costs more than the decoding of a short frame itself.
+    // Always inlined (a dispatcher over three small fast paths, a call to `step` and the parsing
+    // of what it completed): in the caller's loop the frame then comes back in registers rather
+    // than through a 56-byte return slot in memory, which the benchmark showed costs more than the
+    // decoding of a short frame itself.
     #[inline(always)]
     pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         if self.buf_returned {
@@ -426,9 +427,10 @@ impl Decoder {
     /// The state machine: one step of [`decode`](Decoder::decode) from any state, over any input.
     ///
     /// It says what it did in a [`Stepped`] of two words, which comes back in registers, and
-    /// `decode` builds the frame: returned through a 56-byte `Result<Decoded, _>` in memory
-    /// instead, the result was merged with the inlined fast paths' through that memory on every
-    /// call, which cost the byte-at-a-time benchmark a fifth of its time. An error is kept in
+    /// `decode` builds the frame. When `step` returned the 56-byte `Result<Decoded, _>` itself
+    /// (through memory), the compiler merged the inlined fast paths' results into that memory
+    /// too, on every call, with loads of every width: half the time of a 16-byte frame fed whole
+    /// and 30 % of one fed byte by byte (BENCHMARKS.md, "What changed"). An error is kept in
     /// `State::Failed` (or is `InputAfterFinish`) and read back by
     /// [`step_error`](Decoder::step_error).
     fn step(&mut self, input: &[u8]) -> Result<Stepped, Failed> {
