@@ -23,7 +23,6 @@ pub struct Decoded<'a> {
 }
 
 /// What one [`Decoder::step`] did: two words, returned in registers.
-#[derive(Clone, Copy)]
 struct Stepped {
     /// Bytes of the input taken in.
     consumed: usize,
@@ -40,7 +39,6 @@ impl Stepped {
 }
 
 /// Whether a [`Stepped`] completed a frame, and where its payload is.
-#[derive(Clone, Copy)]
 enum Outcome {
     /// The input is used up, no frame complete.
     NeedMore,
@@ -52,7 +50,8 @@ enum Outcome {
     InBuf { frame_type: Option<u8> },
 }
 
-/// [`Decoder::step`] failed; the error is in the decoder (see [`Decoder::step_error`]).
+/// [`Decoder::step`] failed; the error is in the decoder (made by [`Decoder::fail_step`], read by
+/// [`Decoder::step_error`]).
 struct Failed;
 
 /// Where the decoder stands in the stream.
@@ -271,11 +270,12 @@ impl Decoder {
     ///
     /// Returns how many bytes were consumed and the frame they completed, if any. `Ok` with no frame
     /// means "need more bytes": an incomplete frame is not an error. An input of any length, 0
-    /// included, is accepted. After an error every call returns the same error and consumes nothing.
+    /// included, is accepted. After an error every call returns the same error and consumes nothing
+    /// (FC-19); input after [`finish`](Decoder::finish) is refused with `InputAfterFinish`, which is
+    /// the caller's slip and changes nothing.
     // Always inlined (a dispatcher over three small fast paths, a call to `step` and the parsing
     // of what it completed): in the caller's loop the frame then comes back in registers rather
-    // than through a 56-byte return slot in memory, which the benchmark showed costs more than the
-    // decoding of a short frame itself.
+    // than through a 56-byte return slot in memory (see `step`).
     #[inline(always)]
     pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         if self.buf_returned {
@@ -297,12 +297,13 @@ impl Decoder {
             Outcome::NeedMore => None,
             Outcome::Empty => Some(Frame::Text("")),
             Outcome::InInput { frame_type, len } => {
+                // The payload is the last `len` bytes consumed (a `u32`, so `Outcome` is a word).
                 let payload = &input[consumed - len as usize..consumed];
-                Some(self.parsed(frame_type, payload)?)
+                Some(self.parse_borrowed(frame_type, payload)?)
             }
             Outcome::InBuf { frame_type } => {
-                // Field by field rather than through `parsed`: the frame borrows `buf`, so all of
-                // `self` cannot be borrowed at the same time.
+                // Field by field rather than through `parse_borrowed`: the frame borrows `buf`, so
+                // all of `self` cannot be borrowed at the same time.
                 self.buf_returned = true;
                 match parse_payload(frame_type, &self.buf) {
                     Ok(frame) => {
@@ -330,7 +331,7 @@ impl Decoder {
     ///
     /// It changes nothing and returns `None` for anything else (a cut frame, any violation, a frame
     /// to skip, the preface, the other states), which [`step`](Decoder::step) then handles: every
-    /// error, with its detection offset, comes from the state machine alone.
+    /// error, with its detection offset, comes from `step` or from the parse of what it completed.
     #[inline(always)]
     fn whole_frame<'a>(&mut self, input: &'a [u8]) -> Option<Decoded<'a>> {
         if !matches!(self.state, State::Header) || self.header_len != 0 {
@@ -386,6 +387,10 @@ impl Decoder {
             return false;
         }
         self.grow_buf(input.len(), len);
+        // `grow_buf` made the room (FC-22), so `push` never grows `buf` itself; a one-byte
+        // `extend_from_slice` would call `memcpy`, which costs a byte-at-a-time source more than
+        // the rest of the call.
+        debug_assert!(self.buf.capacity() - self.buf.len() >= input.len());
         if let [byte] = input {
             self.buf.push(*byte);
         } else {
@@ -429,9 +434,8 @@ impl Decoder {
     /// It says what it did in a [`Stepped`] of two words, which comes back in registers, and
     /// `decode` builds the frame. When `step` returned the 56-byte `Result<Decoded, _>` itself
     /// (through memory), the compiler merged the inlined fast paths' results into that memory
-    /// too, on every call, with loads of every width: half the time of a 16-byte frame fed whole
-    /// and 30 % of one fed byte by byte (BENCHMARKS.md, "What changed"). An error is kept in
-    /// `State::Failed` (or is `InputAfterFinish`) and read back by
+    /// too, on every call (BENCHMARKS.md, "What changed", has what that cost). An error is
+    /// recorded by [`fail_step`](Decoder::fail_step) and read back by
     /// [`step_error`](Decoder::step_error).
     fn step(&mut self, input: &[u8]) -> Result<Stepped, Failed> {
         let mut pos = 0usize;
@@ -506,12 +510,11 @@ impl Decoder {
                     self.offset += 1;
                     let expected = PREFACE[usize::from(matched)];
                     if found != expected {
-                        self.fail(DecodeErrorKind::BadPreface {
+                        return Err(self.fail_step(DecodeErrorKind::BadPreface {
                             index: matched,
                             expected,
                             found,
-                        });
-                        return Err(Failed);
+                        }));
                     }
                     self.state = if usize::from(matched) + 1 == PREFACE.len() {
                         State::Header
@@ -533,10 +536,13 @@ impl Decoder {
                         self.state = State::Header;
                     }
                 }
-                State::Payload { frame_type, len } => {
-                    let len = len as usize;
+                State::Payload {
+                    frame_type,
+                    len: declared,
+                } => {
+                    let len = declared as usize;
                     let available = input.len() - pos;
-                    // The header is done with either way; the payload is parsed by `decode`.
+                    // Once the payload is complete (borrowed or gathered), `decode` parses it.
                     if self.buf.is_empty() && available >= len {
                         // The header came in an earlier input, the whole payload in this one:
                         // borrowed from it, no copy.
@@ -548,7 +554,7 @@ impl Decoder {
                             consumed: pos,
                             outcome: Outcome::InInput {
                                 frame_type,
-                                len: len as u32,
+                                len: declared,
                             },
                         });
                     }
@@ -572,23 +578,30 @@ impl Decoder {
         }
     }
 
+    /// Records `kind` as the terminal error (FC-19): the only way `step` fails but in `Finished`.
+    fn fail_step(&mut self, kind: DecodeErrorKind) -> Failed {
+        self.fail(kind);
+        Failed
+    }
+
     /// The error a failed [`step`](Decoder::step) left: the terminal one (FC-19), or input after
     /// [`finish`](Decoder::finish), which is the caller's slip and leaves the state as it is.
     #[cold]
     fn step_error(&self) -> DecodeError {
         match self.state {
             State::Failed(err) => err,
-            _ => DecodeError {
+            State::Finished => DecodeError {
                 kind: DecodeErrorKind::InputAfterFinish,
                 offset: self.offset,
                 frame_index: self.frame_index,
             },
+            _ => unreachable!("`step` fails only through `fail_step` or in `Finished`"),
         }
     }
 
     /// A payload borrowed from the input is complete and the state is back at `Header`: parse it.
     #[inline(always)]
-    fn parsed<'p>(
+    fn parse_borrowed<'p>(
         &mut self,
         frame_type: Option<u8>,
         payload: &'p [u8],
@@ -715,8 +728,7 @@ impl Decoder {
             }
             TypeRule::Known { .. } | TypeRule::Skip => return Ok(()),
         };
-        self.fail(kind);
-        Err(Failed)
+        Err(self.fail_step(kind))
     }
 
     /// The type and length of the header gathered in `header`.
@@ -732,8 +744,7 @@ impl Decoder {
     fn header_complete(&mut self, frame_type: Option<u8>, declared: u32) -> Result<bool, Failed> {
         let limit = inbound_limit(self.role, self.limits, frame_type);
         if declared > limit {
-            self.fail(DecodeErrorKind::FrameTooLarge { declared, limit });
-            return Err(Failed);
+            return Err(self.fail_step(DecodeErrorKind::FrameTooLarge { declared, limit }));
         }
         let rule = frame_type.map(|t| (t, wire::type_rule(t)));
         if let Some((
@@ -744,13 +755,12 @@ impl Decoder {
         )) = rule
         {
             if declared < min_len || max_len.is_some_and(|max| declared > max) {
-                self.fail(DecodeErrorKind::BadLength {
+                return Err(self.fail_step(DecodeErrorKind::BadLength {
                     frame_type,
                     declared,
                     min: min_len,
                     max: max_len,
-                });
-                return Err(Failed);
+                }));
             }
         }
         if let Some((_, TypeRule::Skip)) = rule {
@@ -823,8 +833,8 @@ fn be_u64(bytes: &[u8], at: usize) -> u64 {
 
 #[inline]
 fn text_at(payload: &[u8], at: usize) -> Result<&str, DecodeErrorKind> {
-    utf8::text(&payload[at..]).map_err(|err| DecodeErrorKind::InvalidUtf8 {
-        valid_up_to: err.valid_up_to() as u32,
+    utf8::text(&payload[at..]).map_err(|valid_up_to| DecodeErrorKind::InvalidUtf8 {
+        valid_up_to: valid_up_to as u32,
     })
 }
 

@@ -9,7 +9,7 @@
 //!   so even a transient peak inside one call fails (the process then aborts with "memory
 //!   allocation of N bytes failed", which fails this test binary).
 //!
-//! `cap` provides the counting allocator, so this crate keeps `forbid(unsafe_code)` in tests too.
+//! `cap` provides the counting allocator, so these tests need no unsafe code of their own.
 
 use std::alloc::System;
 
