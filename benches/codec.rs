@@ -419,6 +419,9 @@ fn decode(c: &mut Criterion) {
     }
 }
 
+/// Makes a text of the given length in bytes.
+type TextOfLen = fn(usize) -> &'static str;
+
 /// English that ends in an emoji: ASCII up to the last 4 bytes, `👋` in them.
 fn late_emoji_text(len: usize) -> &'static str {
     let mut text = text_of(ASCII, len - "👋".len()).to_owned();
@@ -430,7 +433,7 @@ fn late_emoji_text(len: usize) -> &'static str {
 /// the UTF-8 check runs at its slowest, and English ending in an emoji (`decode-late`), where a
 /// check that first asked "all ASCII?" of the whole text would go over it twice.
 fn decode_utf8(c: &mut Criterion) {
-    let texts: [(&str, fn(usize) -> &'static str); 2] = [
+    let texts: [(&str, TextOfLen); 2] = [
         ("decode-utf8", |len| text_of(MIXED, len)),
         ("decode-late", late_emoji_text),
     ];
