@@ -375,8 +375,8 @@ impl Decoder {
     }
 
     /// The other fast path, inlined for small reads: `input` continues a cut payload without
-    /// completing it, so all of it goes to `buf` (growing as `grow_buf` allows, FC-22) and there is
-    /// nothing to return. An input that completes the payload is [`step`](Decoder::step)'s.
+    /// completing it, so all of it goes to `buf` (growing as `append_payload` allows, FC-22) and
+    /// there is nothing to return. An input that completes the payload is [`step`](Decoder::step)'s.
     #[inline(always)]
     fn gather_payload(&mut self, input: &[u8]) -> bool {
         let State::Payload { len, .. } = self.state else {
@@ -386,17 +386,7 @@ impl Decoder {
         if self.buf.len() + input.len() >= len {
             return false;
         }
-        self.grow_buf(input.len(), len);
-        // `grow_buf` made the room (FC-22), so `push` never grows `buf` itself; a one-byte
-        // `extend_from_slice` would call `memcpy`, which costs a byte-at-a-time source more than
-        // the rest of the call.
-        debug_assert!(self.buf.capacity() - self.buf.len() >= input.len());
-        if let [byte] = input {
-            self.buf.push(*byte);
-        } else {
-            self.buf.extend_from_slice(input);
-        }
-        self.offset += input.len() as u64;
+        self.append_payload(input, len);
         true
     }
 
@@ -559,10 +549,8 @@ impl Decoder {
                         });
                     }
                     let take = (len - self.buf.len()).min(available);
-                    self.grow_buf(take, len);
-                    self.buf.extend_from_slice(&input[pos..pos + take]);
+                    self.append_payload(&input[pos..pos + take], len);
                     pos += take;
-                    self.offset += take as u64;
                     if self.buf.len() < len {
                         // `take` was all the input had left.
                         return Ok(Stepped::need_more(pos));
@@ -789,17 +777,25 @@ impl Decoder {
         Ok(false)
     }
 
-    /// Reserves room for `take` more payload bytes, doubling for amortized growth but never past
-    /// the declared length `len` (FC-22).
-    #[inline]
-    fn grow_buf(&mut self, take: usize, len: usize) {
-        let needed = self.buf.len() + take;
+    /// Takes `bytes` of the payload in progress, of declared length `len`, into `buf`: room is
+    /// reserved first, doubling for amortized growth but never past `len` (FC-22).
+    #[inline(always)]
+    fn append_payload(&mut self, bytes: &[u8], len: usize) {
+        let needed = self.buf.len() + bytes.len();
         if needed > self.buf.capacity() {
             self.grow_buf_to(needed, len);
         }
+        // The room is made, so `push` never grows `buf` itself; a one-byte `extend_from_slice`
+        // would call `memcpy`, which costs a byte-at-a-time source more than the rest of the call.
+        if let [byte] = bytes {
+            self.buf.push(*byte);
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+        self.offset += bytes.len() as u64;
     }
 
-    /// The rare half of `grow_buf`, kept out of the inlined fast paths.
+    /// The rare half of `append_payload`, kept out of the inlined fast paths.
     fn grow_buf_to(&mut self, needed: usize, len: usize) {
         let target = needed.max(self.buf.capacity() * 2).min(len);
         self.buf.reserve_exact(target - self.buf.len());
