@@ -302,8 +302,8 @@ impl Decoder {
                 Some(self.parse_borrowed(frame_type, payload)?)
             }
             Outcome::InBuf { frame_type } => {
-                // Field by field rather than through `parse_borrowed`: the frame borrows `buf`, so
-                // all of `self` cannot be borrowed at the same time.
+                // Field by field rather than through `parse_borrowed` and `fail`: the frame borrows
+                // `buf`, so all of `self` cannot be borrowed at the same time.
                 self.buf_returned = true;
                 match parse_payload(frame_type, &self.buf) {
                     Ok(frame) => {
@@ -311,13 +311,12 @@ impl Decoder {
                         Some(frame)
                     }
                     Err(kind) => {
-                        let err = DecodeError {
+                        return Err(record_failure(
+                            &mut self.state,
                             kind,
-                            offset: self.offset,
-                            frame_index: self.frame_index,
-                        };
-                        self.state = State::Failed(err);
-                        return Err(err);
+                            self.offset,
+                            self.frame_index,
+                        ))
                     }
                 }
             }
@@ -682,13 +681,7 @@ impl Decoder {
     }
 
     fn fail(&mut self, kind: DecodeErrorKind) -> DecodeError {
-        let err = DecodeError {
-            kind,
-            offset: self.offset,
-            frame_index: self.frame_index,
-        };
-        self.state = State::Failed(err);
-        err
+        record_failure(&mut self.state, kind, self.offset, self.frame_index)
     }
 
     fn push_header_byte(&mut self, byte: u8) {
@@ -800,6 +793,24 @@ impl Decoder {
         let target = needed.max(self.buf.capacity() * 2).min(len);
         self.buf.reserve_exact(target - self.buf.len());
     }
+}
+
+/// Makes `kind`, detected at `offset` in frame `frame_index`, the terminal error (FC-19). A free
+/// function over the fields it needs, so `decode` can record an error about a frame that still
+/// borrows `buf`; everywhere else, [`Decoder::fail`].
+fn record_failure(
+    state: &mut State,
+    kind: DecodeErrorKind,
+    offset: u64,
+    frame_index: u64,
+) -> DecodeError {
+    let err = DecodeError {
+        kind,
+        offset,
+        frame_index,
+    };
+    *state = State::Failed(err);
+    err
 }
 
 /// The limit a receiver in `role` applies to a frame of `frame_type` (`None`: legacy), FC-14/FC-15.
