@@ -26,7 +26,7 @@ for target in "${targets[@]}"; do
     log=$(mktemp "${TMPDIR:-/tmp}/fuzz-$target.XXXXXX")
     echo "== fuzz $target for ${seconds}s"
     set +e
-    # --sanitizer none: the crate's only unsafe code (src/utf8.rs) converts text that `is_ascii`
+    # --sanitizer none: the crate's only unsafe code (src/codec/utf8.rs) converts text that `is_ascii`
     # and `from_utf8` have just checked, which no sanitizer would look into either; the targets compare every decoded text
     # with the reference decoder's `from_utf8`, and the overflow checks and assertions of
     # Cargo.toml's release profile catch the rest. Without a sanitizer it runs about 3× faster.

@@ -145,72 +145,26 @@
 
 extern crate alloc;
 
-mod decoder;
-mod encoder;
-mod error;
-mod frame;
-#[cfg(feature = "arbitrary")]
-#[doc(hidden)]
-pub mod fuzzing;
-#[cfg(any(feature = "proptest", feature = "quickcheck"))]
+mod codec;
+
+#[cfg(feature = "std")]
+mod adapters;
+#[cfg(any(feature = "proptest", feature = "quickcheck", feature = "__fuzzing"))]
 pub mod generators;
 #[cfg(feature = "hub")]
 pub mod hub;
-mod limits;
-#[cfg(feature = "hub")]
-mod sync;
-mod utf8;
-pub mod wire;
-
-#[cfg(feature = "futures-io")]
-pub mod futures;
-#[cfg(feature = "std")]
-pub mod io;
-#[cfg(feature = "tokio-codec")]
-pub mod tokio;
-
-#[cfg(feature = "cli")]
-pub mod bench;
-#[cfg(feature = "cli")]
-pub mod client;
-#[cfg(feature = "cli")]
-pub mod demo;
-#[doc(hidden)]
-#[cfg(feature = "cli")]
-pub mod logger;
-#[cfg(feature = "cli")]
+#[cfg(feature = "server")]
 pub mod server;
 
-pub use decoder::{Decoded, Decoder};
-pub use encoder::Encoder;
-pub use error::{DecodeError, DecodeErrorKind, EncodeError, Part};
-pub use frame::{ErrorCode, Frame, UnixMicros};
-pub use limits::{ConfigError, Limits};
+pub use codec::wire;
+pub use codec::{
+    ConfigError, DecodeError, DecodeErrorKind, Decoded, Decoder, EncodeError, Encoder, ErrorCode,
+    Frame, Limits, Part, Profile, Role, UnixMicros,
+};
 
-/// The two wire profiles (§3, §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Profile {
-    /// The seed's framing: u32 length, UTF-8 text (§3).
-    Legacy,
-    /// Preface, then type byte, u32 length, payload (§4).
-    Typed,
-}
-
-/// The side of a connection an encoder sends from or a decoder receives on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The side that connects.
-    Client,
-    /// The side that accepts.
-    Server,
-}
-
-impl Role {
-    /// The other side.
-    pub fn peer(self) -> Role {
-        match self {
-            Role::Client => Role::Server,
-            Role::Server => Role::Client,
-        }
-    }
-}
+#[cfg(feature = "futures-io")]
+pub use adapters::futures;
+#[cfg(feature = "std")]
+pub use adapters::io;
+#[cfg(feature = "tokio-codec")]
+pub use adapters::tokio;

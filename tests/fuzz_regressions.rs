@@ -11,7 +11,7 @@ mod reference;
 #[path = "../fuzz/src/decode_check.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod decode_check;
-#[cfg(feature = "arbitrary")]
+#[cfg(feature = "__fuzzing")]
 #[path = "../fuzz/src/roundtrip_check.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod roundtrip_check;
@@ -126,7 +126,7 @@ fn decode_inputs_that_once_failed_the_fuzzer_now_hold_every_invariant() {
     }
 }
 
-#[cfg(feature = "arbitrary")]
+#[cfg(feature = "__fuzzing")]
 #[test]
 fn roundtrip_inputs_that_once_failed_the_fuzzer_now_round_trip() {
     for (path, input) in regression_inputs("roundtrip") {
@@ -135,7 +135,7 @@ fn roundtrip_inputs_that_once_failed_the_fuzzer_now_round_trip() {
     }
 }
 
-#[cfg(feature = "arbitrary")]
+#[cfg(feature = "__fuzzing")]
 #[test]
 fn seed_bytes_read_as_structured_inputs_round_trip() {
     // The roundtrip target is seeded with the decode seeds' bytes: any bytes spell some case.

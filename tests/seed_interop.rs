@@ -1,15 +1,18 @@
 //! framechat's legacy profile against the seed's own Python code (tests/seed/seed_chat.py): its
 //! client against our server, our client against its server (§3).
-#![cfg(feature = "cli")]
+#![cfg(feature = "server")]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use async_std::net::TcpStream;
 use async_std::task;
+use framechat::futures::{FrameSink, FrameStream};
 use framechat::server::{Server, ServerConfig};
-use framechat::{client, Frame, Limits, Profile, UnixMicros};
+use framechat::{Decoder, Encoder, Frame, Limits, Profile};
+use futures_lite::StreamExt as _;
 
 const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed/seed_chat.py");
 
@@ -66,27 +69,29 @@ fn the_framechat_client_talks_to_the_seed_server() {
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let result = task::block_on(async {
-        let (mut r1, mut w1) = client::connect(addr, Profile::Legacy, Limits::default())
+        let first = TcpStream::connect(addr)
             .await
             .expect("the seed server listens once it printed its port");
-        let (mut r2, _w2) = client::connect(addr, Profile::Legacy, Limits::default())
-            .await
-            .expect("second client");
+        let second = TcpStream::connect(addr).await.expect("second client");
+        let limits = Limits::default();
+        let mut r1 = FrameStream::new(first.clone(), Decoder::client(Profile::Legacy, limits));
+        let mut w1 = FrameSink::new(first, Encoder::client(Profile::Legacy, limits));
+        let mut r2 = FrameStream::new(second, Decoder::client(Profile::Legacy, limits));
         // The seed server registers a client in its accept thread: give it a moment.
         task::sleep(Duration::from_millis(200)).await;
-        w1.send_message("héllo", UnixMicros::UNKNOWN)
+        w1.send(Frame::Text("héllo".to_string()))
             .await
             .expect("send");
         let wait = Duration::from_secs(10);
-        let echo = async_std::future::timeout(wait, r1.recv()).await;
-        let peer = async_std::future::timeout(wait, r2.recv()).await;
+        let echo = async_std::future::timeout(wait, r1.next()).await;
+        let peer = async_std::future::timeout(wait, r2.next()).await;
         (echo, peer)
     });
     let _ = seed.kill();
     let _ = seed.wait();
     let (echo, peer) = result;
-    let text = |r: Result<Result<Option<Frame>, client::ClientError>, _>| match r {
-        Ok(Ok(Some(Frame::Text(text)))) => text,
+    let text = |r: Result<Option<Result<Frame, framechat::io::Error>>, _>| match r {
+        Ok(Some(Ok(Frame::Text(text)))) => text,
         other => panic!("expected a legacy text, got {other:?}"),
     };
     assert_eq!(text(echo), "echo: héllo");

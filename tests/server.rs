@@ -1,16 +1,18 @@
 //! The server over real loopback sockets (spec §8). Every wait is bounded; ports come from the OS.
-#![cfg(feature = "cli")]
+#![cfg(feature = "server")]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::time::{Duration, Instant};
 
+use async_std::net::TcpStream;
 use async_std::task;
-use framechat::client::{self, ClientReader, ClientWriter};
+use framechat::futures::{FrameSink, FrameStream};
 use framechat::hub::HubConfig;
 use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot};
 use framechat::wire::PREFACE;
-use framechat::{ErrorCode, Frame, Limits, Profile, UnixMicros};
+use framechat::{Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
+use futures_lite::StreamExt as _;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -52,18 +54,67 @@ async fn start(config: ServerConfig) -> Running {
     }
 }
 
+type ClientReader = FrameStream<TcpStream>;
+type ClientWriter = FrameSink<TcpStream>;
+
+/// A client over the futures adapter: a typed one's preface is on the wire when this returns
+/// (FC-3), and its reader adopts the limit WELCOME announces (§4.4).
 async fn connect(addr: SocketAddr, profile: Profile) -> (ClientReader, ClientWriter) {
-    client::connect(addr, profile, Limits::default())
+    let stream = TcpStream::connect(addr)
         .await
-        .expect("connect to the test server")
+        .expect("connect to the test server");
+    stream.set_nodelay(true).expect("nodelay");
+    let limits = Limits::default();
+    let mut writer = FrameSink::new(stream.clone(), Encoder::client(profile, limits));
+    writer.flush().await.expect("send the preface");
+    let reader = FrameStream::new(stream, Decoder::client(profile, limits));
+    (reader, writer)
+}
+
+/// Sends in the connection's profile: CHAT stamped `sent_at` (typed), or a legacy text.
+trait SendMessage {
+    async fn queue_message(
+        &mut self,
+        text: &str,
+        sent_at: UnixMicros,
+    ) -> Result<(), framechat::io::Error>;
+    async fn send_message(
+        &mut self,
+        text: &str,
+        sent_at: UnixMicros,
+    ) -> Result<(), framechat::io::Error>;
+}
+
+impl SendMessage for ClientWriter {
+    async fn queue_message(
+        &mut self,
+        text: &str,
+        sent_at: UnixMicros,
+    ) -> Result<(), framechat::io::Error> {
+        let text = text.to_string();
+        let frame = match self.encoder().profile() {
+            Profile::Typed => Frame::Chat { sent_at, text },
+            Profile::Legacy => Frame::Text(text),
+        };
+        self.feed(frame).await
+    }
+
+    async fn send_message(
+        &mut self,
+        text: &str,
+        sent_at: UnixMicros,
+    ) -> Result<(), framechat::io::Error> {
+        self.queue_message(text, sent_at).await?;
+        self.flush().await
+    }
 }
 
 async fn recv(reader: &mut ClientReader) -> Frame {
-    async_std::future::timeout(WAIT, reader.recv())
+    async_std::future::timeout(WAIT, reader.next())
         .await
         .expect("a frame within the wait")
-        .expect("a well-formed frame")
         .expect("not the end of the stream")
+        .expect("a well-formed frame")
 }
 
 /// Receives until the stream ends (or fails), bounded by the wait; returns the frames.
@@ -71,8 +122,8 @@ async fn recv_to_end(reader: &mut ClientReader) -> Vec<Frame> {
     let mut frames = Vec::new();
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
-        match async_std::future::timeout(WAIT, reader.recv()).await {
-            Ok(Ok(Some(frame))) => frames.push(frame),
+        match async_std::future::timeout(WAIT, reader.next()).await {
+            Ok(Some(Ok(frame))) => frames.push(frame),
             _ => break,
         }
     }
@@ -314,7 +365,7 @@ fn ping_is_answered_with_pong() {
         let server = start(config()).await;
         let (mut r, mut w) = connect(server.addr(), Profile::Typed).await;
         welcome(&mut r).await;
-        w.queue(Frame::Ping { nonce: 0xfeed }).expect("encode");
+        w.feed(Frame::Ping { nonce: 0xfeed }).await.expect("encode");
         w.flush().await.expect("send");
         assert_eq!(recv(&mut r).await, Frame::Pong { nonce: 0xfeed });
         server.stop().await;
@@ -653,6 +704,7 @@ fn a_client_that_never_reads_is_disconnected_and_the_others_lose_nothing() {
         while sent < WINDOW {
             sender_w
                 .queue_message(&text, UnixMicros::now())
+                .await
                 .expect("encode");
             sent += 1;
         }
@@ -718,6 +770,7 @@ fn shutdown_delivers_what_is_queued_then_going_away() {
         welcome(&mut r2).await;
         for i in 0..100 {
             w1.queue_message(&format!("m{i}"), UnixMicros::now())
+                .await
                 .expect("encode");
         }
         w1.flush().await.expect("send");

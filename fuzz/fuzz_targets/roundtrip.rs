@@ -1,5 +1,5 @@
 //! Fuzz target `roundtrip`: structure-aware. Valid frames for a fuzzer-chosen profile, sender and
-//! limit (`framechat::fuzzing::ValidStream`), with skippable unassigned frames between them, are
+//! limit (`framechat::generators::fuzzing::ValidStream`), with skippable unassigned frames between them, are
 //! encoded, then decoded in fuzzer-chosen chunks; they must come back unchanged, with the stream
 //! consumed whole, a clean `finish()`, and every invariant of the `decode` target on the way. The
 //! input's reading order is documented in `src/roundtrip_check.rs`.

@@ -2,14 +2,14 @@
 //! then decoded in chunks the fuzzer chooses, come back unchanged.
 //!
 //! The input is read through [`arbitrary::Unstructured`], in this order: a
-//! [`framechat::fuzzing::ValidStream`] (profile, sending role, limit, frames); whether a server
+//! [`framechat::generators::fuzzing::ValidStream`] (profile, sending role, limit, frames); whether a server
 //! receiver detects the profile (§5); whether a typed client writes its preface before its first
 //! frame; for a typed stream, before each frame, an optional frame of an unassigned or reserved type
 //! (`0x87..=0xbf`, FC-11) with a payload of up to 255 bytes, which the receiver must skip; then the
 //! chunk lengths (one byte each), the stream's rest being one more chunk.
 
 use arbitrary::{Arbitrary, Unstructured};
-use framechat::fuzzing::ValidStream;
+use framechat::generators::fuzzing::ValidStream;
 use framechat::wire::{PREFACE, TYPED_HEADER_LEN};
 use framechat::{Encoder, Profile, Role};
 

@@ -514,7 +514,7 @@ async fn serve_connection(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: PeerId,
-    outbox: crate::sync::Arc<Outbox<Outgoing>>,
+    outbox: std::sync::Arc<Outbox<Outgoing>>,
 ) {
     let config = &shared.config;
     let link = Arc::new(Link::new());
@@ -723,7 +723,7 @@ fn start_writer(
     shared: &Arc<Shared>,
     peer: PeerId,
     stream: TcpStream,
-    outbox: crate::sync::Arc<Outbox<Outgoing>>,
+    outbox: std::sync::Arc<Outbox<Outgoing>>,
     profile: Profile,
     link: &Arc<Link>,
 ) -> task::JoinHandle<()> {

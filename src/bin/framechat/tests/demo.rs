@@ -1,5 +1,4 @@
 //! `framechat demo`: the seed notebook's demo run, ending by itself with every message delivered.
-#![cfg(feature = "cli")]
 
 use async_std::task;
 use framechat::Profile;
@@ -7,7 +6,7 @@ use framechat::Profile;
 #[test]
 fn the_demo_delivers_every_echo_and_every_peer_message_and_stops() {
     let (logs, metrics) = task::block_on(async {
-        async_std::future::timeout(std::time::Duration::from_secs(30), framechat::demo::run())
+        async_std::future::timeout(std::time::Duration::from_secs(30), crate::demo::run())
             .await
             .expect("the demo ends by itself")
             .expect("the demo runs")

@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use crate::decoder::inbound_limit;
+use crate::codec::limits::inbound_limit;
 use crate::{ErrorCode, Frame, Limits, Profile, Role, UnixMicros};
 
 /// Texts that fill their bound exactly are generated only up to this many bytes, to keep one

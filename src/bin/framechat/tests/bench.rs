@@ -1,13 +1,12 @@
 //! The bench against a framechat server in-process (both profiles), the seed's Python server and a
 //! NATS server: every expected delivery arrives and the report adds up.
-#![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
+use crate::bench::{self, BenchConfig, Load, Report, Target};
 use async_std::task;
-use framechat::bench::{self, BenchConfig, Load, Report, Target};
 
 fn small(target: Target, addr: Option<SocketAddr>) -> BenchConfig {
     BenchConfig {

@@ -3,8 +3,8 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::wire::frame_type;
-use crate::Profile;
+use crate::codec::wire::frame_type;
+use crate::codec::Profile;
 
 /// Microseconds since the Unix epoch, UTC, leap seconds not counted (§4.5). `0` means unknown.
 ///

@@ -9,16 +9,16 @@ use std::net::SocketAddr;
 use async_std::io::prelude::{ReadExt, WriteExt};
 use async_std::net::{Shutdown, TcpStream};
 
-use crate::{DecodeError, Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
+use framechat::{DecodeError, Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
 
 /// What can go wrong on a client connection: the socket (`Io`), the server's bytes (`Decode`) or
 /// a frame this client asked to send (`Encode`). The same typed error as the blocking adapter's.
-pub use crate::io::Error as ClientError;
+pub(crate) use framechat::io::Error as ClientError;
 
 /// Connects to `addr` with TCP_NODELAY and returns the two halves of a client.
 ///
 /// A typed client sends its preface at once (FC-3).
-pub async fn connect(
+pub(crate) async fn connect(
     addr: SocketAddr,
     profile: Profile,
     limits: Limits,
@@ -43,7 +43,7 @@ pub async fn connect(
 }
 
 /// The sending half.
-pub struct ClientWriter {
+pub(crate) struct ClientWriter {
     stream: TcpStream,
     encoder: Encoder,
     out: Vec<u8>,
@@ -51,18 +51,22 @@ pub struct ClientWriter {
 
 impl ClientWriter {
     /// The connection's profile.
-    pub fn profile(&self) -> Profile {
+    pub(crate) fn profile(&self) -> Profile {
         self.encoder.profile()
     }
 
     /// Queues a frame in the output buffer; [`flush`](ClientWriter::flush) writes it.
-    pub fn queue(&mut self, frame: Frame<&str>) -> Result<(), ClientError> {
+    pub(crate) fn queue(&mut self, frame: Frame<&str>) -> Result<(), ClientError> {
         self.encoder.encode(frame, &mut self.out)?;
         Ok(())
     }
 
     /// Queues a message in the connection's profile: CHAT stamped `sent_at` (typed) or a legacy text.
-    pub fn queue_message(&mut self, text: &str, sent_at: UnixMicros) -> Result<(), ClientError> {
+    pub(crate) fn queue_message(
+        &mut self,
+        text: &str,
+        sent_at: UnixMicros,
+    ) -> Result<(), ClientError> {
         match self.profile() {
             Profile::Typed => self.queue(Frame::Chat { sent_at, text }),
             Profile::Legacy => self.queue(Frame::Text(text)),
@@ -70,7 +74,7 @@ impl ClientWriter {
     }
 
     /// Writes everything queued with one call.
-    pub async fn flush(&mut self) -> Result<(), ClientError> {
+    pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
             self.out.clear();
@@ -79,7 +83,7 @@ impl ClientWriter {
     }
 
     /// Sends one message now.
-    pub async fn send_message(
+    pub(crate) async fn send_message(
         &mut self,
         text: &str,
         sent_at: UnixMicros,
@@ -88,27 +92,20 @@ impl ClientWriter {
         self.flush().await
     }
 
-    /// Writes raw bytes, bypassing the encoder (for tests of hostile input).
-    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.flush().await?;
-        self.stream.write_all(bytes).await?;
-        Ok(())
-    }
-
     /// Closes the connection both ways: the reader's pending or next read ends the stream.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 
     /// Closes the sending direction: the server sees a clean end of stream.
-    pub fn close(&self) -> Result<(), ClientError> {
+    pub(crate) fn close(&self) -> Result<(), ClientError> {
         self.stream.shutdown(Shutdown::Write)?;
         Ok(())
     }
 }
 
 /// The receiving half.
-pub struct ClientReader {
+pub(crate) struct ClientReader {
     stream: TcpStream,
     decoder: Decoder,
     buf: Vec<u8>,
@@ -119,7 +116,7 @@ pub struct ClientReader {
 
 impl ClientReader {
     /// The next frame, or `None` at a clean end of stream.
-    pub async fn recv(&mut self) -> Result<Option<Frame>, ClientError> {
+    pub(crate) async fn recv(&mut self) -> Result<Option<Frame>, ClientError> {
         loop {
             if let Some(frame) = self.pending.pop_front() {
                 return Ok(Some(frame));
@@ -144,7 +141,7 @@ impl ClientReader {
 impl ClientReader {
     /// Reads once and hands every frame those bytes complete to `on_frame`, borrowed: no copy and
     /// no allocation per frame. Returns `Ok(false)` at a clean end of stream.
-    pub async fn read_each(
+    pub(crate) async fn read_each(
         &mut self,
         mut on_frame: impl FnMut(Frame<&str>),
     ) -> Result<bool, ClientError> {
@@ -192,7 +189,7 @@ fn decode_learning_limits(
 }
 
 /// One line describing a received frame, with the end-to-end latency its timestamps give.
-pub fn describe(frame: &Frame, now: UnixMicros) -> String {
+pub(crate) fn describe(frame: &Frame, now: UnixMicros) -> String {
     let latency = |sent_at: UnixMicros| {
         if sent_at == UnixMicros::UNKNOWN {
             String::new()

@@ -31,7 +31,7 @@ impl Log for StderrLogger {
 
 /// Installs the logger at `level` (`error`, `warn`, `info`, `debug`, `trace`, `off`); a second call
 /// keeps the first logger.
-pub fn init(level: LevelFilter) {
+pub(crate) fn init(level: LevelFilter) {
     let logger = Box::leak(Box::new(StderrLogger { level }));
     if log::set_logger(logger).is_ok() {
         log::set_max_level(level);

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::{Profile, Role};
+use crate::codec::{Profile, Role};
 
 /// The peer sent something §3–§6 forbid. Terminal and sticky (FC-19).
 ///
@@ -28,8 +28,8 @@ pub struct DecodeError {
 
 impl DecodeError {
     /// The ERROR code (§4.7) a server sends for this error before closing (FC-30).
-    pub fn error_code(&self) -> crate::ErrorCode {
-        use crate::ErrorCode;
+    pub fn error_code(&self) -> crate::codec::ErrorCode {
+        use crate::codec::ErrorCode;
         match self.kind {
             DecodeErrorKind::FrameTooLarge { .. } => ErrorCode::FRAME_TOO_LARGE,
             DecodeErrorKind::InvalidUtf8 { .. } => ErrorCode::INVALID_UTF8,

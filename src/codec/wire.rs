@@ -5,7 +5,7 @@
 //! typed  (§4.2):  | type: u8 | length: u32 BE | payload: length bytes |
 //! ```
 
-use crate::Role;
+use crate::codec::Role;
 
 /// The typed client's connection preface (§4.1): `"\xffFCHAT/1\r\n"`.
 ///

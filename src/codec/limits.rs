@@ -2,6 +2,9 @@
 
 use core::fmt;
 
+use crate::codec::wire::frame_type;
+use crate::codec::Role;
+
 /// The largest payload length a receiver accepts: `L` of §6.1.
 ///
 /// A `Limits` value is always valid: out-of-range values are refused by [`Limits::new`], never at
@@ -49,7 +52,7 @@ impl Limits {
 
     /// The largest text a message may carry so that every relayed form fits `L` (FC-15).
     pub const fn max_text_len(self) -> u32 {
-        self.max_frame_len - crate::wire::RELAY_HEADROOM
+        self.max_frame_len - crate::codec::wire::RELAY_HEADROOM
     }
 }
 
@@ -115,3 +118,14 @@ impl fmt::Display for ConfigError {
 }
 
 impl core::error::Error for ConfigError {}
+
+/// The limit a receiver in `role` applies to a frame of `frame_type` (`None`: legacy), FC-14/FC-15.
+#[inline]
+pub(crate) fn inbound_limit(receiver: Role, limits: Limits, frame_type: Option<u8>) -> u32 {
+    let max = limits.max_frame_len();
+    match (receiver, frame_type) {
+        (Role::Server, None) => limits.max_text_len(),
+        (Role::Server, Some(frame_type::CHAT)) => limits.max_text_len() + 8,
+        _ => max,
+    }
+}

@@ -6,12 +6,12 @@ use std::time::Duration;
 use async_std::task;
 
 use crate::client::{self, describe, ClientError};
-use crate::server::{Server, ServerConfig, Snapshot};
-use crate::{Frame, Limits, Profile, UnixMicros};
+use framechat::server::{Server, ServerConfig, Snapshot};
+use framechat::{Frame, Limits, Profile, UnixMicros};
 
 /// What one demo client saw.
 #[derive(Debug, Clone)]
-pub struct ClientLog {
+pub(crate) struct ClientLog {
     /// The client's name in the output.
     pub name: String,
     /// Its profile.
@@ -25,7 +25,7 @@ pub struct ClientLog {
 ///
 /// Each client sends a message, waits for its echo (printing peer messages that arrive meanwhile),
 /// and after its last echo waits for the other client's messages, so the run ends on its own.
-pub async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
+pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
     let config = ServerConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         metrics_interval: None,

@@ -2,11 +2,12 @@
 
 use alloc::vec::Vec;
 
-use crate::error::{DecodeError, DecodeErrorKind, Part};
-use crate::frame::{ErrorCode, Frame, UnixMicros};
-use crate::utf8;
-use crate::wire::{self, frame_type, TypeRule, PREFACE};
-use crate::{Limits, Profile, Role};
+use crate::codec::error::{DecodeError, DecodeErrorKind, Part};
+use crate::codec::frame::{ErrorCode, Frame, UnixMicros};
+use crate::codec::limits::inbound_limit;
+use crate::codec::utf8;
+use crate::codec::wire::{self, frame_type, TypeRule, PREFACE};
+use crate::codec::{Limits, Profile, Role};
 
 /// A buffer larger than this is released once its frame is done, so an idle connection that once
 /// received a large frame does not keep its memory.
@@ -811,17 +812,6 @@ fn record_failure(
     };
     *state = State::Failed(err);
     err
-}
-
-/// The limit a receiver in `role` applies to a frame of `frame_type` (`None`: legacy), FC-14/FC-15.
-#[inline]
-pub(crate) fn inbound_limit(receiver: Role, limits: Limits, frame_type: Option<u8>) -> u32 {
-    let max = limits.max_frame_len();
-    match (receiver, frame_type) {
-        (Role::Server, None) => limits.max_text_len(),
-        (Role::Server, Some(frame_type::CHAT)) => limits.max_text_len() + 8,
-        _ => max,
-    }
 }
 
 // `#[inline]`: used by `decode`'s fast path, which is inlined into the caller's crate.

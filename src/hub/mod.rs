@@ -87,11 +87,13 @@
 //! always), to close it; nothing ever waits for the registry while holding an outbox. No code of the
 //! caller (cloning, weighing or dropping a message, waking a waker) runs under either lock.
 
+mod sync;
+
 use std::fmt;
 use std::mem;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use self::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crate::ConfigError;
 
 /// A peer's identity in one hub: 1 for the first peer to join, then 2, 3, ...; never reused.

@@ -16,9 +16,13 @@ use alloc::string::String;
 #[cfg(feature = "proptest")]
 use alloc::vec::Vec;
 
-use crate::frame::{ErrorCode, Frame, UnixMicros};
 use crate::wire::frame_type;
+use crate::{ErrorCode, Frame, UnixMicros};
 use crate::{Limits, Profile, Role};
+
+#[cfg(feature = "__fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 /// The largest text that fits any valid limit in every frame: `MIN_FRAME_LEN − 24` (FC-15).
 pub const TEXT_LEN_FOR_ANY_LIMIT: usize =
@@ -42,7 +46,7 @@ pub use self::strategies::{frame, frames, text};
 #[cfg(feature = "proptest")]
 mod strategies {
     use super::*;
-    use crate::decoder::inbound_limit;
+    use crate::codec::limits::inbound_limit;
     use proptest::collection::SizeRange;
     use proptest::prelude::*;
 

@@ -21,12 +21,12 @@ use async_std::task;
 use hdrhistogram::Histogram;
 
 use crate::client::{self, ClientError};
-use crate::server::{Server, ServerConfig};
-use crate::{Frame, Limits, Profile, UnixMicros};
+use framechat::server::{Server, ServerConfig};
+use framechat::{Frame, Limits, Profile, UnixMicros};
 
 /// Which server protocol the bench speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// framechat's typed profile: latency from the frames' `sent_at`, sender to every receiver.
     Typed,
     /// The seed's framing: latency is the sender's echo round trip.
@@ -37,7 +37,7 @@ pub enum Target {
 
 /// How long the load lasts.
 #[derive(Clone, Copy, Debug)]
-pub enum Load {
+pub(crate) enum Load {
     /// Each client sends this many messages.
     Messages(u64),
     /// Clients send until this much time has passed.
@@ -46,7 +46,7 @@ pub enum Load {
 
 /// The bench's settings; each is a `framechat bench` flag.
 #[derive(Clone, Debug)]
-pub struct BenchConfig {
+pub(crate) struct BenchConfig {
     /// The server; `None` starts a framechat server in-process on a free port.
     pub addr: Option<SocketAddr>,
     /// The protocol spoken.
@@ -85,7 +85,7 @@ impl Default for BenchConfig {
 
 /// What a bench run measured.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Report {
+pub(crate) struct Report {
     /// The protocol spoken.
     pub target: Target,
     /// Clients.
@@ -140,7 +140,7 @@ struct Tally {
 
 /// Runs the bench; `progress` is called about 10 times a second with (messages sent, messages to
 /// send in all, or 0 for a timed load).
-pub async fn run(
+pub(crate) async fn run(
     config: &BenchConfig,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Report, ClientError> {
@@ -686,7 +686,7 @@ async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Vec<u8>,
 
 impl Report {
     /// The report as one JSON object.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let [p50, p90, p99, p999, max] = self.latency_us;
         format!(
             concat!(
@@ -723,7 +723,7 @@ impl Report {
     }
 
     /// The report for people.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let [p50, p90, p99, p999, max] = self.latency_us;
         let relay = match self.server_relay_ms {
             Some(ms) => format!("\nserver relay       {ms:.4} ms (decode → queued for every peer; writes not included)"),

@@ -2,11 +2,11 @@
 
 use alloc::vec::Vec;
 
-use crate::decoder::inbound_limit;
-use crate::error::EncodeError;
-use crate::frame::Frame;
-use crate::wire::{self, TypeRule, PREFACE};
-use crate::{Limits, Profile, Role};
+use crate::codec::error::EncodeError;
+use crate::codec::frame::Frame;
+use crate::codec::limits::inbound_limit;
+use crate::codec::wire::{self, TypeRule, PREFACE};
+use crate::codec::{Limits, Profile, Role};
 
 /// The frame encoder of one stream.
 ///

@@ -1,14 +1,21 @@
 //! The `framechat` command: `serve`, `client`, `demo`.
 
+mod bench;
+mod client;
+mod demo;
+mod logger;
+#[cfg(test)]
+mod tests;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client::describe;
 use async_std::task;
 use clap::{Parser, Subcommand, ValueEnum};
-use framechat::client::{self, describe};
 use framechat::hub::HubConfig;
 use framechat::server::{Server, ServerConfig};
 use framechat::{Limits, Profile, UnixMicros};
@@ -174,7 +181,7 @@ fn main() -> ExitCode {
         Command::Demo | Command::Bench(_) => cli.log_level.min(log::LevelFilter::Warn),
         _ => cli.log_level,
     };
-    framechat::logger::init(level);
+    logger::init(level);
     let result = match cli.command {
         Command::Serve(args) => task::block_on(serve(args)),
         Command::Client(args) => task::block_on(run_client(args)),
@@ -278,7 +285,7 @@ async fn run_client(args: ClientArgs) -> Result<(), AnyError> {
 }
 
 async fn demo() -> Result<(), AnyError> {
-    let (logs, metrics) = framechat::demo::run().await?;
+    let (logs, metrics) = demo::run().await?;
     for log in &logs {
         for line in &log.received {
             println!("{} ({:?}) recv: {line}", log.name, log.profile);
@@ -289,7 +296,7 @@ async fn demo() -> Result<(), AnyError> {
 }
 
 async fn bench(args: BenchArgs) -> Result<(), AnyError> {
-    use framechat::bench::{self, BenchConfig, Load, Target};
+    use bench::{self, BenchConfig, Load, Target};
     use std::io::IsTerminal;
     if args.clients == 0 || args.window == 0 {
         return Err("--clients and --window must be at least 1".into());

@@ -1,0 +1,4 @@
+//! The binary's own commands, driven in-process: the demo and the bench.
+
+mod bench;
+mod demo;
