@@ -3,7 +3,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::codec::wire::frame_type;
+use crate::codec::wire::{fixed_len, frame_type};
 use crate::codec::Profile;
 
 /// Microseconds since the Unix epoch, UTC, leap seconds not counted (§4.5). `0` means unknown.
@@ -199,16 +199,8 @@ impl<T: AsRef<str>> Frame<T> {
     /// The payload length this frame encodes to: the value of its length field.
     pub fn payload_len(&self) -> usize {
         let text_len = self.text().map_or(0, str::len);
-        let fixed = match self {
-            Frame::Text(_) => 0,
-            Frame::Welcome { .. } => 12,
-            Frame::Chat { .. } => 8,
-            Frame::Echo { .. } => 16,
-            Frame::Broadcast { .. } => 24,
-            Frame::Ping { .. } | Frame::Pong { .. } => 8,
-            Frame::Error { .. } => 2,
-        };
-        fixed + text_len
+        let fixed = self.frame_type().and_then(fixed_len::of).unwrap_or(0);
+        fixed as usize + text_len
     }
 
     /// Applies `f` to the text field, keeping every other field.

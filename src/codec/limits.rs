@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::codec::wire::frame_type;
+use crate::codec::wire::{fixed_len, frame_type};
 use crate::codec::Role;
 
 /// The largest payload length a receiver accepts: `L` of §6.1.
@@ -125,7 +125,7 @@ pub(crate) fn inbound_limit(receiver: Role, limits: Limits, frame_type: Option<u
     let max = limits.max_frame_len();
     match (receiver, frame_type) {
         (Role::Server, None) => limits.max_text_len(),
-        (Role::Server, Some(frame_type::CHAT)) => limits.max_text_len() + 8,
+        (Role::Server, Some(frame_type::CHAT)) => limits.max_text_len() + fixed_len::CHAT,
         _ => max,
     }
 }

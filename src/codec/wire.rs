@@ -28,7 +28,7 @@ pub const LEGACY_HEADER_LEN: usize = 4;
 pub const TYPED_HEADER_LEN: usize = 5;
 
 /// Bytes a relayed message can grow by: a BROADCAST's three u64 fields (§6.1, FC-15).
-pub const RELAY_HEADROOM: u32 = 24;
+pub const RELAY_HEADROOM: u32 = fixed_len::BROADCAST;
 
 /// Frame type bytes of the typed profile (§4.3).
 pub mod frame_type {
@@ -54,6 +54,47 @@ pub mod frame_type {
     pub const MIN: u8 = 0x80;
     /// Highest valid type byte (FC-6).
     pub const MAX: u8 = 0xbf;
+}
+
+/// The length of each known type's fixed fields (§4.3): its whole payload for WELCOME, PING and
+/// PONG, the bytes before the text for the others. The one table the decoder's length checks, the
+/// encoder, the generators and the server's queue weights all read.
+///
+/// ```
+/// use framechat::wire::{fixed_len, frame_type};
+/// assert_eq!(fixed_len::of(frame_type::BROADCAST), Some(24)); // from, sent_at, relayed_at
+/// assert_eq!(fixed_len::of(frame_type::FIRST_UNASSIGNED), None);
+/// ```
+pub mod fixed_len {
+    use super::frame_type;
+
+    /// WELCOME: `peer_id: u64, max_frame_len: u32`, no text.
+    pub const WELCOME: u32 = 12;
+    /// CHAT: `sent_at: u64`, then the text.
+    pub const CHAT: u32 = 8;
+    /// ECHO: `sent_at: u64, relayed_at: u64`, then the text.
+    pub const ECHO: u32 = 16;
+    /// BROADCAST: `from: u64, sent_at: u64, relayed_at: u64`, then the text.
+    pub const BROADCAST: u32 = 24;
+    /// PING and PONG: `nonce: u64`, no text.
+    pub const NONCE: u32 = 8;
+    /// ERROR: `code: u16`, then the reason.
+    pub const ERROR: u32 = 2;
+    /// The largest of them: what a message's fixed fields add to its text at most.
+    pub const MAX: u32 = BROADCAST;
+
+    /// The fixed fields' length of `frame_type`, or `None` for a type §4.3 does not define.
+    pub const fn of(frame_type: u8) -> Option<u32> {
+        Some(match frame_type {
+            frame_type::WELCOME => WELCOME,
+            frame_type::CHAT => CHAT,
+            frame_type::ECHO => ECHO,
+            frame_type::BROADCAST => BROADCAST,
+            frame_type::PING | frame_type::PONG => NONCE,
+            frame_type::ERROR => ERROR,
+            _ => return None,
+        })
+    }
 }
 
 /// Which roles may receive a frame of this type.
@@ -98,12 +139,17 @@ pub(crate) fn type_rule(frame_type: u8) -> TypeRule {
         max_len,
     };
     match frame_type {
-        WELCOME => known(Direction::ToClient, 12, Some(12)),
-        CHAT => known(Direction::ToServer, 8, None),
-        ECHO => known(Direction::ToClient, 16, None),
-        BROADCAST => known(Direction::ToClient, 24, None),
-        PING | PONG => known(Direction::Both, 8, Some(8)),
-        ERROR => known(Direction::Both, 2, None),
+        // Types without text are exactly their fixed fields; the others have at least those.
+        WELCOME => known(
+            Direction::ToClient,
+            fixed_len::WELCOME,
+            Some(fixed_len::WELCOME),
+        ),
+        CHAT => known(Direction::ToServer, fixed_len::CHAT, None),
+        ECHO => known(Direction::ToClient, fixed_len::ECHO, None),
+        BROADCAST => known(Direction::ToClient, fixed_len::BROADCAST, None),
+        PING | PONG => known(Direction::Both, fixed_len::NONCE, Some(fixed_len::NONCE)),
+        ERROR => known(Direction::Both, fixed_len::ERROR, None),
         FIRST_UNASSIGNED..=MAX => TypeRule::Skip,
         _ => TypeRule::Invalid,
     }

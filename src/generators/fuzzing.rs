@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use crate::codec::limits::inbound_limit;
+use super::{build, kind_at, kinds, text_budget, total_weight, Fields};
 use crate::{ErrorCode, Frame, Limits, Profile, Role, UnixMicros};
 
 /// Texts that fill their bound exactly are generated only up to this many bytes, to keep one
@@ -150,46 +150,36 @@ pub fn valid_frame(
     sender: Role,
     limits: Limits,
 ) -> Result<Frame<String>> {
-    let receiver = sender.peer();
-    // The payload budget the receiver applies to this frame type, minus its fixed fields.
-    let text_budget = |frame_type: Option<u8>, fixed: u32| {
-        (inbound_limit(receiver, limits, frame_type) - fixed) as usize
+    let kinds = kinds(profile, sender);
+    let kind = match kinds {
+        [(only, _)] => *only,
+        _ => kind_at(kinds, u.int_in_range(0..=total_weight(kinds) - 1)?),
     };
-    use crate::wire::frame_type::{BROADCAST, CHAT, ECHO, ERROR};
-    if profile == Profile::Legacy {
-        return Ok(Frame::Text(text_within(u, text_budget(None, 0))?));
+    build(kind, text_budget(sender, limits, kind), u)
+}
+
+impl Fields for Unstructured<'_> {
+    type Error = arbitrary::Error;
+
+    fn u64(&mut self) -> Result<u64> {
+        u64::arbitrary(self)
     }
-    Ok(match (sender, u.int_in_range(0u8..=5)?) {
-        (_, 0) => Frame::Ping {
-            nonce: u64::arbitrary(u)?,
-        },
-        (_, 1) => Frame::Pong {
-            nonce: u64::arbitrary(u)?,
-        },
-        (_, 2) => Frame::Error {
-            code: ErrorCode::arbitrary(u)?,
-            reason: text_within(u, text_budget(Some(ERROR), 2))?,
-        },
-        (Role::Client, _) => Frame::Chat {
-            sent_at: UnixMicros::arbitrary(u)?,
-            text: text_within(u, text_budget(Some(CHAT), 8))?,
-        },
-        (Role::Server, 3) => Frame::Welcome {
-            peer_id: u64::arbitrary(u)?,
-            max_frame_len: u32::arbitrary(u)?,
-        },
-        (Role::Server, 4) => Frame::Echo {
-            sent_at: UnixMicros::arbitrary(u)?,
-            relayed_at: UnixMicros::arbitrary(u)?,
-            text: text_within(u, text_budget(Some(ECHO), 16))?,
-        },
-        (Role::Server, _) => Frame::Broadcast {
-            from: u64::arbitrary(u)?,
-            sent_at: UnixMicros::arbitrary(u)?,
-            relayed_at: UnixMicros::arbitrary(u)?,
-            text: text_within(u, text_budget(Some(BROADCAST), 24))?,
-        },
-    })
+
+    fn u32(&mut self) -> Result<u32> {
+        u32::arbitrary(self)
+    }
+
+    fn u16(&mut self) -> Result<u16> {
+        u16::arbitrary(self)
+    }
+
+    fn micros(&mut self) -> Result<UnixMicros> {
+        UnixMicros::arbitrary(self)
+    }
+
+    fn text(&mut self, max_len: usize) -> Result<String> {
+        text_within(self, max_len)
+    }
 }
 
 /// One direction of a connection: who sends, in which profile, under which limit, and frames that
