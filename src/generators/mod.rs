@@ -74,7 +74,7 @@ fn kind_at(kinds: &[(Kind, u8)], mut draw: u8) -> Kind {
         }
         draw -= weight;
     }
-    kinds.last().map_or(None, |&(kind, _)| kind)
+    kinds.last().and_then(|&(kind, _)| kind)
 }
 
 #[cfg(any(feature = "quickcheck", feature = "__fuzzing"))]
