@@ -1,17 +1,29 @@
 //! framechat: a specified length-prefixed chat protocol and its reference implementation.
 //!
 //! The protocol is normative in `spec/PROTOCOL.md` (cited here as §n and `[FC-n]`). This crate is
-//! built in layers, and data flows one way through them:
+//! built in layers, one folder each, and data flows one way through them:
 //!
 //! ```text
 //! socket → Decoder → hub → per-peer queue → Encoder → socket
 //! ```
 //!
-//! - The codec ([`Decoder`], [`Encoder`], [`Frame`]) is sans-IO: no I/O, no clock, no async, no
-//!   locks. It builds with `--no-default-features` as `no_std` + `alloc`.
-//! - The broadcast hub (feature `hub`) is plain synchronous code, model-checked under loom.
-//! - The async-std server, client, demo and bench (feature `cli`, on by default) only move bytes
-//!   between sockets and those two cores.
+//! - `src/codec/`: the codec ([`Decoder`], [`Encoder`], [`Frame`], [`Limits`], [`wire`]) is
+//!   sans-IO: no I/O, no clock, no async, no locks. It builds with `--no-default-features` as
+//!   `no_std` + `alloc` and imports nothing from the other layers (CI checks that rule).
+//! - `src/adapters/`: the `io`, `futures` and `tokio` modules move bytes between a transport and
+//!   the codec.
+//! - `src/hub/` ([`hub`], feature `hub`): the broadcast room, plain synchronous code,
+//!   model-checked under loom.
+//! - `src/server/` ([`server`], feature `server`): the async-std server, a thin shell over a
+//!   sans-IO connection lifecycle, the hub and the codec.
+//! - `src/generators/` ([`generators`], features `proptest`, `quickcheck`): valid frames for
+//!   property tests.
+//! - `src/bin/framechat/` (feature `cli`, on by default): the `framechat` command, not a library
+//!   module.
+//!
+//! Embedders who want the codec or an adapter without the server and its dependencies depend on
+//! `framechat = { version = "0.1", default-features = false, features = ["futures-io"] }` (or
+//! `std`, `tokio-codec`, none at all).
 //!
 //! # The wire, in two profiles
 //!
@@ -137,8 +149,11 @@
 //! | `tokio-codec` | `tokio_util::codec` impls (`tokio` module) |
 //! | `futures-io` | `Stream` / `Sink` over `AsyncRead` / `AsyncWrite` (`futures` module) |
 //! | `hub` | the broadcast hub |
-//! | `cli` (default) | the async-std server, client, demo, bench and the `framechat` binary |
+//! | `server` | the async-std server library (`server` module; brings `hub` and `futures-io`) |
+//! | `cli` (default) | the `framechat` binary: `serve`, `client`, `demo`, `bench` |
 //! | `proptest`, `quickcheck` | generators of valid frames for your own property tests |
+//!
+//! `__fuzzing` is private (for `fuzz/` and the replay tests): not a public API.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
