@@ -13,7 +13,7 @@
 //!   limit [`Limits::new`] accepts.
 //!
 //! Both, and the private fuzzing support, draw from one description of a valid frame (this
-//! module's [`kinds`], [`text_budget`] and [`build`]); each only says where the values come from.
+//! module's private `kinds`, `text_budget` and `build`); each only says where the values come from.
 
 use alloc::string::String;
 
