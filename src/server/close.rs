@@ -9,6 +9,7 @@ use async_std::io::prelude::ReadExt;
 use async_std::net::{Shutdown, TcpStream};
 use async_std::task;
 
+use super::connection::after;
 use super::metrics::Snapshot;
 use super::writer::write_error_directly;
 use super::{lock, ServerConfig, Shared};
@@ -49,7 +50,7 @@ pub(super) async fn linger_and_close(mut stream: TcpStream, config: &ServerConfi
 pub(super) async fn refuse(shared: &Shared, mut stream: TcpStream) {
     let mut first = [0u8; PREFACE.len()];
     let mut have = 0;
-    let deadline = Instant::now() + shared.config.detect_window;
+    let deadline = after(Instant::now(), shared.config.detect_window);
     while have < 4 {
         let left = deadline.saturating_duration_since(Instant::now());
         match async_std::io::timeout(left, stream.read(&mut first[have..])).await {
@@ -82,7 +83,7 @@ pub(super) async fn shutdown(shared: &Arc<Shared>) -> Snapshot {
 
 /// Waits until no connection task runs, or `limit` has passed.
 async fn tasks_done_within(shared: &Shared, limit: Duration) {
-    let deadline = Instant::now() + limit;
+    let deadline = after(Instant::now(), limit);
     while shared.active.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
         task::sleep(SHUTDOWN_POLL).await;
     }

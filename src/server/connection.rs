@@ -138,8 +138,9 @@ impl Step {
 /// A deadline far enough not to matter, for durations `Instant` cannot add.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
-/// `start + wait`, saturating at [`FOREVER`] instead of overflowing.
-fn after(start: Instant, wait: Duration) -> Instant {
+/// `start + wait`, saturating at [`FOREVER`] instead of overflowing: a configured duration may
+/// be as long as `Duration` allows.
+pub(super) fn after(start: Instant, wait: Duration) -> Instant {
     start
         .checked_add(wait)
         .or_else(|| start.checked_add(FOREVER))

@@ -6,9 +6,9 @@
 //!
 //! Each connection has two tasks. The reader owns the socket's read side and a sans-IO
 //! `Connection`, the lifecycle of §8 (which clock bounds a read, when the profile is decided, when
-//! the writer may start, which ERROR closes); it relays each message through the [`Hub`](crate::hub::Hub)
-//! and never writes while the writer runs. The writer owns the write side and the
-//! [`Encoder`](crate::Encoder); it drains its peer's whole outbox into one buffer and writes it with
+//! the writer may start, which ERROR closes); it relays each message through the
+//! [`Hub`] and never writes while the writer runs. The writer owns the write side
+//! and the [`Encoder`](crate::Encoder); it drains its peer's whole outbox into one buffer and writes it with
 //! one call (write coalescing), so frames never interleave. The hub's queues hold profile-neutral
 //! messages, so what is queued before a connection's profile is known is encoded in that profile
 //! once it is (FC-27).
