@@ -8,10 +8,9 @@
 //!
 //! 1. [`next_deadline`](Connection::next_deadline) says until when to wait for bytes, and which
 //!    clock that is;
-//! 2. if that instant has passed, call [`on_timeout`](Connection::on_timeout); otherwise read until
-//!    it and call [`on_read`](Connection::on_read) with the bytes (frames come out through a
-//!    callback, in stream order), [`on_eof`](Connection::on_eof) at the peer's end of stream, or
-//!    `on_timeout` when the wait runs out;
+//! 2. read until then and call [`on_read`](Connection::on_read) with the bytes (frames come out
+//!    through a callback, in stream order), [`on_eof`](Connection::on_eof) at the peer's end of
+//!    stream, or [`on_timeout`](Connection::on_timeout) when the wait runs out;
 //! 3. act on the [`Step`]: start the writer if it names a profile, then read again or close.
 //!
 //! Which clock bounds the next read:

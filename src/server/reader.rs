@@ -78,12 +78,10 @@ async fn next_step(
     socket: &mut SocketReader,
     link: &Link,
 ) -> Step {
-    let now = Instant::now();
     let (deadline, _) = connection.next_deadline();
-    if deadline <= now {
-        return connection.on_timeout(now);
-    }
-    let wait = deadline - now;
+    // A clock that has already run out still lets bytes waiting in the socket be read first
+    // (the timeout polls the read before its timer): they arrived in time.
+    let wait = deadline.saturating_duration_since(Instant::now());
     let read = futures_lite::future::or(
         async { Some(async_std::io::timeout(wait, socket.read()).await) },
         async {

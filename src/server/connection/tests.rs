@@ -38,8 +38,9 @@ enum Finish {
     Silence(Duration),
 }
 
-/// Drives a connection as the reader task does: each clock that runs out before an arrival fires
-/// first (at its deadline; a byte that arrives exactly then is too late), then the bytes are read.
+/// Drives a connection as the reader task does, with an exact clock and an idle task: each clock
+/// that runs out before an arrival fires first, at its deadline (a tie goes to the clock), then
+/// the bytes are read.
 fn drive(config: &ServerConfig, arrivals: &[(Duration, &[u8])], finish: Finish) -> Outcome {
     let accepted = Instant::now();
     let mut connection = Connection::new(config, accepted);
