@@ -922,21 +922,20 @@ fn nothing_follows_the_error_frame_even_while_others_flood_the_room() {
 
 #[test]
 fn configurations_that_cannot_work_are_refused_at_bind() {
-    use framechat::ConfigError;
+    use framechat::server::{BindError, ServerConfigError};
     task::block_on(async {
         let refused = |cfg: ServerConfig| async move {
-            let err = Server::bind(cfg).await.err().expect("refused");
-            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-            *err.into_inner()
-                .expect("carries the reason")
-                .downcast::<ConfigError>()
-                .expect("a ConfigError")
+            match Server::bind(cfg).await {
+                Err(BindError::Config(err)) => err,
+                Err(other) => panic!("expected a configuration error, got {other}"),
+                Ok(_) => panic!("expected the configuration to be refused"),
+            }
         };
         let mut zero_idle = config();
         zero_idle.idle_timeout = Duration::ZERO;
         assert_eq!(
             refused(zero_idle).await,
-            ConfigError::ZeroLimit {
+            ServerConfigError::ZeroDuration {
                 name: "idle_timeout"
             }
         );
@@ -944,11 +943,45 @@ fn configurations_that_cannot_work_are_refused_at_bind() {
         tiny_queue.hub = HubConfig::new(8, 8, 100).expect("valid hub config");
         assert!(matches!(
             refused(tiny_queue).await,
-            ConfigError::QueueSmallerThanMessage {
+            ServerConfigError::QueueSmallerThanMessage {
                 max_queue_bytes: 100,
                 ..
             }
         ));
+    });
+}
+
+#[test]
+fn an_address_in_use_is_refused_at_bind_naming_the_address_and_its_flag() {
+    use framechat::server::BindError;
+    task::block_on(async {
+        let server = start(config()).await;
+        let taken = server.addr();
+        let mut same_addr = config();
+        same_addr.addr = taken;
+        match Server::bind(same_addr).await {
+            Err(err @ BindError::Listen { addr, .. }) => {
+                assert_eq!(addr, taken);
+                let message = err.to_string();
+                assert!(message.contains(&taken.to_string()), "{message}");
+                assert!(message.contains("--addr"), "{message}");
+            }
+            Err(other) => panic!("expected the listening address refused, got {other}"),
+            Ok(_) => panic!("bound an address in use"),
+        }
+        let mut same_metrics_addr = config();
+        same_metrics_addr.metrics_addr = Some(taken);
+        match Server::bind(same_metrics_addr).await {
+            Err(err @ BindError::MetricsListen { addr, .. }) => {
+                assert_eq!(addr, taken);
+                let message = err.to_string();
+                assert!(message.contains(&taken.to_string()), "{message}");
+                assert!(message.contains("--metrics-addr"), "{message}");
+            }
+            Err(other) => panic!("expected the metrics address refused, got {other}"),
+            Ok(_) => panic!("bound an address in use"),
+        }
+        server.stop().await;
     });
 }
 

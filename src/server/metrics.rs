@@ -1,68 +1,74 @@
-//! The server's counters and service-time histogram, and the seed's periodic metrics line.
+//! The server's counters and service-time histogram ([`Metrics`], private), their copy at one
+//! instant ([`Snapshot`], public), and the two ways a snapshot is printed: the seed's periodic JSON
+//! line and the Prometheus text exposition, each written from one field table.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use serde_json::Value;
+
+use super::lock;
 
 /// Counters shared by every connection task. All are monotonic except `connections_open`.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     started: Instant,
-    /// Connections accepted and admitted.
-    pub connections_total: AtomicU64,
-    /// Connections open now.
-    pub connections_open: AtomicU64,
-    /// Connections refused at the connection limit (FC-31).
-    pub connections_refused: AtomicU64,
-    /// Messages relayed (legacy frames and CHAT frames): the seed's `messages_total`.
-    pub messages_total: AtomicU64,
-    /// Frames written to sockets (echoes, broadcasts, pongs, welcomes, errors).
-    pub deliveries: AtomicU64,
-    /// Bytes read from sockets.
-    pub bytes_in: AtomicU64,
-    /// Bytes written to sockets.
-    pub bytes_out: AtomicU64,
-    /// Connections closed on a decoding error (FC-30).
-    pub protocol_errors: AtomicU64,
-    /// Connections closed by the idle timeout or the frame deadline (FC-32).
-    pub timeouts: AtomicU64,
-    /// Connections given up because a write made no progress for the write timeout.
-    pub write_timeouts: AtomicU64,
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_open: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
+    pub(crate) messages_total: AtomicU64,
+    pub(crate) deliveries: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) protocol_errors: AtomicU64,
+    pub(crate) timeouts: AtomicU64,
+    pub(crate) write_timeouts: AtomicU64,
     /// Service time of each message in nanoseconds: from its last byte decoded to its relay queued
     /// for every peer (the seed's "service time").
     service_ns: Mutex<Histogram<u64>>,
 }
 
-/// A copy of the metrics at one instant.
+/// The server's metrics at one instant, from [`ServerHandle::metrics`](super::ServerHandle::metrics)
+/// or [`Server::run`](super::Server::run).
+///
+/// ```
+/// use framechat::server::Snapshot;
+/// let now = Snapshot { uptime_s: 2.0, messages_total: 10, ..Snapshot::default() };
+/// let line = now.to_json_line(None);
+/// assert!(line.starts_with("{\"messages_total\": 10, \"rps\": 5.0, "));
+/// assert!(now.to_final_json_line().starts_with("{\"final\": true, \"messages_total\": 10, "));
+/// assert!(now.to_prometheus().contains("\nframechat_messages_total 10\n"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     /// Seconds since the server started.
     pub uptime_s: f64,
-    /// See [`Metrics::connections_total`].
+    /// Connections accepted and admitted.
     pub connections_total: u64,
-    /// See [`Metrics::connections_open`].
+    /// Connections open now.
     pub connections_open: u64,
-    /// See [`Metrics::connections_refused`].
+    /// Connections refused at the connection limit (FC-31).
     pub connections_refused: u64,
-    /// See [`Metrics::messages_total`].
+    /// Messages relayed (legacy frames and CHAT frames): the seed's `messages_total`.
     pub messages_total: u64,
-    /// See [`Metrics::deliveries`].
+    /// Frames written to sockets (echoes, broadcasts, pongs, welcomes, errors).
     pub deliveries: u64,
-    /// See [`Metrics::bytes_in`].
+    /// Bytes read from sockets.
     pub bytes_in: u64,
-    /// See [`Metrics::bytes_out`].
+    /// Bytes written to sockets.
     pub bytes_out: u64,
     /// Peers disconnected as slow consumers (FC-29), as the hub counts them.
     pub slow_consumers: u64,
-    /// See [`Metrics::protocol_errors`].
+    /// Connections closed on a decoding error (FC-30).
     pub protocol_errors: u64,
-    /// See [`Metrics::timeouts`].
+    /// Connections closed by the idle timeout or the frame deadline (FC-32).
     pub timeouts: u64,
-    /// See [`Metrics::write_timeouts`].
+    /// Connections given up because a write made no progress for the write timeout.
     pub write_timeouts: u64,
-    /// Mean service time, milliseconds.
+    /// Mean service time, milliseconds: from a message's last byte decoded to its relay queued
+    /// for every peer (the seed's "service time").
     pub avg_service_ms: f64,
     /// Median service time, milliseconds.
     pub p50_service_ms: f64,
@@ -70,15 +76,9 @@ pub struct Snapshot {
     pub p99_service_ms: f64,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
-}
-
 impl Metrics {
     /// Fresh counters; the clock for `uptime_s` starts now.
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         Metrics {
             started: Instant::now(),
             connections_total: AtomicU64::new(0),
@@ -100,28 +100,27 @@ impl Metrics {
     }
 
     /// Records one relayed message and its service time.
-    pub fn record_message(&self, service: Duration) {
+    pub(crate) fn record_message(&self, service: Duration) {
         self.messages_total.fetch_add(1, Relaxed);
         let ns = u64::try_from(service.as_nanos()).unwrap_or(u64::MAX).max(1);
-        if let Ok(mut histogram) = self.service_ns.lock() {
-            histogram.saturating_record(ns);
-        }
+        lock(&self.service_ns).saturating_record(ns);
     }
 
     /// Adds to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
     }
 
-    /// A consistent-enough copy (each counter read once).
-    pub fn snapshot(&self) -> Snapshot {
-        let (avg, p50, p99) = match self.service_ns.lock() {
-            Ok(h) if !h.is_empty() => (
-                h.mean() / 1e6,
-                h.value_at_quantile(0.5) as f64 / 1e6,
-                h.value_at_quantile(0.99) as f64 / 1e6,
-            ),
-            _ => (0.0, 0.0, 0.0),
+    /// A consistent-enough copy (each counter read once). `slow_consumers` is the hub's to fill.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let (avg, p50, p99) = {
+            let h = lock(&self.service_ns);
+            if h.is_empty() {
+                (0.0, 0.0, 0.0)
+            } else {
+                let quantile_ms = |q| h.value_at_quantile(q) as f64 / 1e6;
+                (h.mean() / 1e6, quantile_ms(0.5), quantile_ms(0.99))
+            }
         };
         Snapshot {
             uptime_s: self.started.elapsed().as_secs_f64(),
@@ -132,7 +131,6 @@ impl Metrics {
             deliveries: self.deliveries.load(Relaxed),
             bytes_in: self.bytes_in.load(Relaxed),
             bytes_out: self.bytes_out.load(Relaxed),
-            // The hub counts them; the server fills this in (`Shared::snapshot`).
             slow_consumers: 0,
             protocol_errors: self.protocol_errors.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
@@ -144,136 +142,266 @@ impl Metrics {
     }
 }
 
+/// A Prometheus metric: name (after `framechat_`), type, help, and its value in a snapshot.
+struct PrometheusMetric {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    value: fn(&Snapshot) -> Sample,
+}
+
+/// A sample's value: counts print exactly, seconds as Rust prints an `f64`.
+enum Sample {
+    Count(u64),
+    Seconds(f64),
+}
+
+const PROMETHEUS: [PrometheusMetric; 13] = [
+    PrometheusMetric {
+        name: "connections_open",
+        kind: "gauge",
+        help: "Connections open now.",
+        value: |s| Sample::Count(s.connections_open),
+    },
+    PrometheusMetric {
+        name: "connections_total",
+        kind: "counter",
+        help: "Connections admitted.",
+        value: |s| Sample::Count(s.connections_total),
+    },
+    PrometheusMetric {
+        name: "connections_refused_total",
+        kind: "counter",
+        help: "Connections refused at the limit.",
+        value: |s| Sample::Count(s.connections_refused),
+    },
+    PrometheusMetric {
+        name: "messages_total",
+        kind: "counter",
+        help: "Messages relayed.",
+        value: |s| Sample::Count(s.messages_total),
+    },
+    PrometheusMetric {
+        name: "deliveries_total",
+        kind: "counter",
+        help: "Frames written to sockets.",
+        value: |s| Sample::Count(s.deliveries),
+    },
+    PrometheusMetric {
+        name: "bytes_in_total",
+        kind: "counter",
+        help: "Bytes read.",
+        value: |s| Sample::Count(s.bytes_in),
+    },
+    PrometheusMetric {
+        name: "bytes_out_total",
+        kind: "counter",
+        help: "Bytes written.",
+        value: |s| Sample::Count(s.bytes_out),
+    },
+    PrometheusMetric {
+        name: "slow_consumers_total",
+        kind: "counter",
+        help: "Peers closed as slow consumers.",
+        value: |s| Sample::Count(s.slow_consumers),
+    },
+    PrometheusMetric {
+        name: "protocol_errors_total",
+        kind: "counter",
+        help: "Connections closed on a protocol error.",
+        value: |s| Sample::Count(s.protocol_errors),
+    },
+    PrometheusMetric {
+        name: "timeouts_total",
+        kind: "counter",
+        help: "Connections closed by a timeout.",
+        value: |s| Sample::Count(s.timeouts),
+    },
+    PrometheusMetric {
+        name: "write_timeouts_total",
+        kind: "counter",
+        help: "Connections given up on a stalled write.",
+        value: |s| Sample::Count(s.write_timeouts),
+    },
+    PrometheusMetric {
+        name: "service_seconds_p50",
+        kind: "gauge",
+        help: "Median message service time.",
+        value: |s| Sample::Seconds(s.p50_service_ms / 1e3),
+    },
+    PrometheusMetric {
+        name: "service_seconds_p99",
+        kind: "gauge",
+        help: "99th percentile message service time.",
+        value: |s| Sample::Seconds(s.p99_service_ms / 1e3),
+    },
+];
+
+/// `x` rounded to `decimals` places, as the line prints it.
+fn rounded(x: f64, decimals: i32) -> Value {
+    let scale = 10f64.powi(decimals);
+    Value::from((x * scale).round() / scale)
+}
+
 impl Snapshot {
     /// The line printed when the server stops: [`to_json_line`](Snapshot::to_json_line) over the
-    /// server's whole life, marked `"final": true`.
+    /// server's whole life, with `"final": true` first.
     pub fn to_final_json_line(&self) -> String {
-        format!("{{\"final\": true, {}", &self.to_json_line(None)[1..])
+        let mut fields = vec![("final", Value::Bool(true))];
+        fields.extend(self.json_fields(None));
+        json_object_line(&fields)
     }
 
-    /// The seed's periodic line (`messages_total`, `rps`, `avg_service_ms`) and framechat's additions,
-    /// as one JSON object; `rps` is computed against `previous` (without one: over the whole life).
+    /// The seed's periodic line (`messages_total`, `rps`, `avg_service_ms`) and framechat's
+    /// additions, as one JSON object in a fixed key order; `rps` is computed against `previous`
+    /// (without one: over the whole life).
     pub fn to_json_line(&self, previous: Option<&Snapshot>) -> String {
-        let rps = match previous {
-            Some(prev) if self.uptime_s > prev.uptime_s => {
-                (self.messages_total - prev.messages_total) as f64 / (self.uptime_s - prev.uptime_s)
-            }
-            Some(_) => 0.0,
-            None if self.uptime_s > 0.0 => self.messages_total as f64 / self.uptime_s,
-            None => 0.0,
-        };
-        format!(
-            concat!(
-                "{{\"messages_total\": {}, \"rps\": {:.2}, \"avg_service_ms\": {:.4}, ",
-                "\"p50_service_ms\": {:.4}, \"p99_service_ms\": {:.4}, \"connections\": {}, ",
-                "\"connections_total\": {}, \"refused\": {}, \"deliveries\": {}, ",
-                "\"slow_consumers\": {}, \"protocol_errors\": {}, \"timeouts\": {}, \"write_timeouts\": {}, ",
-                "\"bytes_in\": {}, \"bytes_out\": {}}}"
+        json_object_line(&self.json_fields(previous))
+    }
+
+    /// The JSON line's fields, in its order: the seed's first.
+    fn json_fields(&self, previous: Option<&Snapshot>) -> [(&'static str, Value); 15] {
+        [
+            ("messages_total", self.messages_total.into()),
+            ("rps", rounded(self.rps(previous), 2)),
+            ("avg_service_ms", rounded(self.avg_service_ms, 4)),
+            ("p50_service_ms", rounded(self.p50_service_ms, 4)),
+            ("p99_service_ms", rounded(self.p99_service_ms, 4)),
+            ("connections", self.connections_open.into()),
+            ("connections_total", self.connections_total.into()),
+            ("refused", self.connections_refused.into()),
+            ("deliveries", self.deliveries.into()),
+            ("slow_consumers", self.slow_consumers.into()),
+            ("protocol_errors", self.protocol_errors.into()),
+            ("timeouts", self.timeouts.into()),
+            ("write_timeouts", self.write_timeouts.into()),
+            ("bytes_in", self.bytes_in.into()),
+            ("bytes_out", self.bytes_out.into()),
+        ]
+    }
+
+    /// Messages per second since `previous`, or over the whole life.
+    fn rps(&self, previous: Option<&Snapshot>) -> f64 {
+        let (messages, seconds) = match previous {
+            Some(prev) => (
+                self.messages_total.saturating_sub(prev.messages_total),
+                self.uptime_s - prev.uptime_s,
             ),
-            self.messages_total,
-            rps,
-            self.avg_service_ms,
-            self.p50_service_ms,
-            self.p99_service_ms,
-            self.connections_open,
-            self.connections_total,
-            self.connections_refused,
-            self.deliveries,
-            self.slow_consumers,
-            self.protocol_errors,
-            self.timeouts,
-            self.write_timeouts,
-            self.bytes_in,
-            self.bytes_out,
-        )
+            None => (self.messages_total, self.uptime_s),
+        };
+        if seconds > 0.0 {
+            messages as f64 / seconds
+        } else {
+            0.0
+        }
     }
 
     /// The Prometheus text exposition of the counters.
     pub fn to_prometheus(&self) -> String {
         let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        for metric in &PROMETHEUS {
+            let value = match (metric.value)(self) {
+                Sample::Count(n) => n.to_string(),
+                Sample::Seconds(s) => s.to_string(),
+            };
+            let (name, kind, help) = (metric.name, metric.kind, metric.help);
             out.push_str(&format!(
                 "# HELP framechat_{name} {help}\n# TYPE framechat_{name} {kind}\nframechat_{name} {value}\n"
             ));
-        };
-        metric(
-            "connections_open",
-            "gauge",
-            "Connections open now.",
-            self.connections_open.to_string(),
-        );
-        metric(
-            "connections_total",
-            "counter",
-            "Connections admitted.",
-            self.connections_total.to_string(),
-        );
-        metric(
-            "connections_refused_total",
-            "counter",
-            "Connections refused at the limit.",
-            self.connections_refused.to_string(),
-        );
-        metric(
-            "messages_total",
-            "counter",
-            "Messages relayed.",
-            self.messages_total.to_string(),
-        );
-        metric(
-            "deliveries_total",
-            "counter",
-            "Frames written to sockets.",
-            self.deliveries.to_string(),
-        );
-        metric(
-            "bytes_in_total",
-            "counter",
-            "Bytes read.",
-            self.bytes_in.to_string(),
-        );
-        metric(
-            "bytes_out_total",
-            "counter",
-            "Bytes written.",
-            self.bytes_out.to_string(),
-        );
-        metric(
-            "slow_consumers_total",
-            "counter",
-            "Peers closed as slow consumers.",
-            self.slow_consumers.to_string(),
-        );
-        metric(
-            "protocol_errors_total",
-            "counter",
-            "Connections closed on a protocol error.",
-            self.protocol_errors.to_string(),
-        );
-        metric(
-            "timeouts_total",
-            "counter",
-            "Connections closed by a timeout.",
-            self.timeouts.to_string(),
-        );
-        metric(
-            "write_timeouts_total",
-            "counter",
-            "Connections given up on a stalled write.",
-            self.write_timeouts.to_string(),
-        );
-        metric(
-            "service_seconds_p50",
-            "gauge",
-            "Median message service time.",
-            (self.p50_service_ms / 1e3).to_string(),
-        );
-        metric(
-            "service_seconds_p99",
-            "gauge",
-            "99th percentile message service time.",
-            (self.p99_service_ms / 1e3).to_string(),
-        );
+        }
         out
+    }
+}
+
+/// One JSON object on one line, keys in the given order, with the seed's `": "` and `", "`
+/// spacing (serde_json's map would sort the keys, its compact form drops the spaces).
+fn json_object_line(fields: &[(&str, Value)]) -> String {
+    let members: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| format!("{}: {value}", Value::from(*key)))
+        .collect();
+    format!("{{{}}}", members.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            uptime_s: 4.0,
+            messages_total: 10,
+            connections_open: 2,
+            connections_refused: 1,
+            avg_service_ms: 0.123_456,
+            p99_service_ms: 2.5,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn the_json_line_is_one_object_with_the_seeds_fields_first_in_order() {
+        let line = sample().to_json_line(None);
+        let parsed: serde_json::Map<String, Value> =
+            serde_json::from_str(&line).expect("the line is a JSON object");
+        assert_eq!(parsed["rps"], 2.5);
+        assert_eq!(parsed["avg_service_ms"], 0.1235);
+        assert_eq!(parsed["connections"], 2);
+        assert_eq!(parsed["refused"], 1);
+        assert_eq!(parsed.len(), 15);
+        let keys: Vec<usize> = [
+            "\"messages_total\"",
+            "\"rps\"",
+            "\"avg_service_ms\"",
+            "\"bytes_out\"",
+        ]
+        .iter()
+        .map(|key| line.find(key).expect("the key is there"))
+        .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{line}");
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn rps_is_measured_against_the_previous_snapshot() {
+        let previous = Snapshot {
+            uptime_s: 2.0,
+            messages_total: 6,
+            ..Snapshot::default()
+        };
+        let line = sample().to_json_line(Some(&previous));
+        assert!(line.contains("\"rps\": 2.0,"), "{line}");
+        // No time passed: no rate, rather than a division by zero.
+        let line = sample().to_json_line(Some(&sample()));
+        assert!(line.contains("\"rps\": 0.0,"), "{line}");
+    }
+
+    #[test]
+    fn the_final_line_starts_with_final_true_and_parses() {
+        let line = sample().to_final_json_line();
+        assert!(
+            line.starts_with("{\"final\": true, \"messages_total\": 10, "),
+            "{line}"
+        );
+        let parsed: Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(parsed["final"], true);
+    }
+
+    #[test]
+    fn every_prometheus_metric_has_help_type_and_one_sample() {
+        let text = sample().to_prometheus();
+        for metric in &PROMETHEUS {
+            let name = format!("framechat_{}", metric.name);
+            assert!(text.contains(&format!("# HELP {name} {}\n", metric.help)));
+            assert!(text.contains(&format!("# TYPE {name} {}\n", metric.kind)));
+            assert_eq!(
+                text.lines()
+                    .filter(|l| l.starts_with(&format!("{name} ")))
+                    .count(),
+                1
+            );
+        }
+        assert!(text.contains("\nframechat_messages_total 10\n"));
+        assert!(text.contains("\nframechat_service_seconds_p99 0.0025\n"));
     }
 }

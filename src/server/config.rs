@@ -1,0 +1,160 @@
+//! What a server is configured with, its one set of defaults, and what it refuses.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::outgoing::Outgoing;
+use crate::hub::HubConfig;
+use crate::Limits;
+
+/// Everything a server is configured with; each field is a `framechat serve` flag.
+///
+/// [`Default`] holds the one set of defaults, which are the seed's where the seed has one.
+/// [`Server::bind`](super::Server::bind) refuses a configuration that
+/// [`validate`](ServerConfig::validate) refuses.
+///
+/// ```
+/// use std::time::Duration;
+/// use framechat::server::ServerConfig;
+///
+/// let config = ServerConfig {
+///     idle_timeout: Duration::from_secs(60),
+///     metrics_interval: None,
+///     ..ServerConfig::default()
+/// };
+/// assert_eq!(config.addr.port(), 50555);
+/// assert_eq!(config.detect_window, Duration::from_millis(200));
+/// config.validate()?;
+/// # Ok::<(), framechat::server::ServerConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where to listen. Default `127.0.0.1:50555`, the seed's address.
+    pub addr: SocketAddr,
+    /// The frame length limit `L` (§6.1). Default 1 MiB.
+    pub limits: Limits,
+    /// Connection limit and per-peer queue bounds (FC-29, FC-31).
+    pub hub: HubConfig,
+    /// Close a connection that sends nothing for this long (FC-32). Default 300 s.
+    pub idle_timeout: Duration,
+    /// Close a connection that starts a frame and does not finish it in this long (FC-32). Default 10 s.
+    pub frame_deadline: Duration,
+    /// A connection that sends no byte in this long is legacy (FC-27). Default 200 ms.
+    pub detect_window: Duration,
+    /// Give up on a peer whose socket accepts no bytes for this long. Default 10 s.
+    pub write_timeout: Duration,
+    /// How long shutdown waits for queues to drain (FC-33). Default 5 s.
+    pub shutdown_grace: Duration,
+    /// Print the metrics line this often; `None` for never. Default 2 s, as the seed.
+    pub metrics_interval: Option<Duration>,
+    /// Serve the Prometheus text format over HTTP here (`GET /metrics`); `None` for not at all.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl ServerConfig {
+    /// Refuses a configuration that cannot work: a zero timeout, window or metrics interval, or a
+    /// queue bound in bytes that cannot hold the largest message (FC-29 would then call every
+    /// recipient of a large message a slow consumer).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use framechat::hub::HubConfig;
+    /// use framechat::server::{ServerConfig, ServerConfigError};
+    ///
+    /// let no_window = ServerConfig { detect_window: Duration::ZERO, ..ServerConfig::default() };
+    /// assert_eq!(no_window.validate(), Err(ServerConfigError::ZeroDuration { name: "detect_window" }));
+    ///
+    /// let tiny_queue = ServerConfig { hub: HubConfig::new(8, 8, 100)?, ..ServerConfig::default() };
+    /// assert!(matches!(
+    ///     tiny_queue.validate(),
+    ///     Err(ServerConfigError::QueueSmallerThanMessage { max_queue_bytes: 100, .. })
+    /// ));
+    /// # Ok::<(), framechat::ConfigError>(())
+    /// ```
+    pub fn validate(&self) -> Result<(), ServerConfigError> {
+        let metrics_interval = self.metrics_interval.unwrap_or(Duration::MAX);
+        for (name, duration) in [
+            ("idle_timeout", self.idle_timeout),
+            ("frame_deadline", self.frame_deadline),
+            ("detect_window", self.detect_window),
+            ("write_timeout", self.write_timeout),
+            ("metrics_interval", metrics_interval),
+        ] {
+            if duration.is_zero() {
+                return Err(ServerConfigError::ZeroDuration { name });
+            }
+        }
+        let needed = Outgoing::largest_weight(self.limits);
+        let max_queue_bytes = self.hub.max_queue_bytes();
+        if max_queue_bytes < needed {
+            return Err(ServerConfigError::QueueSmallerThanMessage {
+                max_queue_bytes,
+                needed,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 50555)),
+            limits: Limits::default(),
+            hub: HubConfig::default(),
+            idle_timeout: Duration::from_secs(300),
+            frame_deadline: Duration::from_secs(10),
+            detect_window: Duration::from_millis(200),
+            write_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+            metrics_interval: Some(Duration::from_secs(2)),
+            metrics_addr: None,
+        }
+    }
+}
+
+/// A [`ServerConfig`] that cannot work, refused by [`ServerConfig::validate`].
+///
+/// ```
+/// use framechat::server::ServerConfigError;
+/// let err = ServerConfigError::ZeroDuration { name: "idle_timeout" };
+/// assert_eq!(err.to_string(), "idle_timeout must be longer than zero");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerConfigError {
+    /// A timeout, window or interval that must be positive was zero.
+    ZeroDuration {
+        /// The refused field, as [`ServerConfig`] spells it.
+        name: &'static str,
+    },
+    /// The per-peer queue bound in bytes cannot hold the largest message a peer may be sent, so
+    /// every such message would make its recipient a slow consumer (FC-29).
+    QueueSmallerThanMessage {
+        /// The queue bound asked for.
+        max_queue_bytes: usize,
+        /// The weight of the largest message under the configured limit.
+        needed: usize,
+    },
+}
+
+impl fmt::Display for ServerConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerConfigError::ZeroDuration { name } => {
+                write!(f, "{name} must be longer than zero")
+            }
+            ServerConfigError::QueueSmallerThanMessage {
+                max_queue_bytes,
+                needed,
+            } => write!(
+                f,
+                "a queue bound of {max_queue_bytes} bytes cannot hold the largest message \
+                 ({needed} bytes): raise it or lower the frame limit"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ServerConfigError {}

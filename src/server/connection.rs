@@ -1,0 +1,300 @@
+//! A connection's lifecycle (§8.2–§8.7) as a sans-IO state machine: bytes and instants in, what
+//! to do out.
+//!
+//! # Theory of operation
+//!
+//! A [`Connection`] owns the connection's [`Decoder`] and the three clocks that bound its reads. It
+//! reads no clock, does no I/O and spawns nothing; the reader task drives it:
+//!
+//! 1. [`next_deadline`](Connection::next_deadline) says until when to wait for bytes, and which
+//!    clock that is;
+//! 2. read until then and call [`on_read`](Connection::on_read) with the bytes (frames come out
+//!    through a callback, in stream order), [`on_eof`](Connection::on_eof) at the peer's end of
+//!    stream, or [`on_timeout`](Connection::on_timeout) when the wait runs out;
+//! 3. act on the [`Step`]: start the writer if it names a profile, then read again or close.
+//!
+//! Which clock bounds the next read:
+//!
+//! ```text
+//! no byte yet ─────────────── detection window, from the accept; when it runs out: legacy (FC-27)
+//! a frame, the preface or ─── frame deadline, from the read that started it; a read that completes
+//! the first 1..3 bytes            a frame or the preface restarts it, one that only continues the
+//! incomplete                      same frame keeps it (FC-32)
+//! between frames ──────────── idle timeout, from the last read (FC-32)
+//! ```
+//!
+//! The writer may start once the profile is known and, for typed, the preface is complete and
+//! good: a client with a bad preface never gets a WELCOME (§8.3). A decoding error closes the
+//! connection with ERROR and the matching code, a clock with ERROR TIMEOUT; both only on a typed
+//! connection, as legacy has no ERROR (FC-30, FC-32).
+
+use std::time::{Duration, Instant};
+
+use super::config::ServerConfig;
+use crate::wire::PREFACE;
+use crate::{DecodeError, DecodeErrorKind, Decoder, ErrorCode, Frame, Limits, Profile};
+
+/// One connection's lifecycle state; see the [module docs](self) for the calls and their order.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    decoder: Decoder,
+    limits: Limits,
+    detect_window: Duration,
+    frame_deadline: Duration,
+    idle_timeout: Duration,
+    accepted_at: Instant,
+    /// The last read, or the legacy decision: what the idle timeout measures from.
+    idle_since: Instant,
+    /// When the incomplete frame (or preface, or detection bytes) started; `None` between frames.
+    frame_started: Option<Instant>,
+    /// A [`Step`] has said to start the writer: it is said once.
+    writer_started: bool,
+}
+
+/// The clocks that bound a connection's reads (FC-27, FC-32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// No byte yet: when it runs out the connection is legacy.
+    DetectionWindow,
+    /// A frame, the preface or the detection bytes are incomplete.
+    FrameDeadline,
+    /// Between frames.
+    IdleTimeout,
+}
+
+impl Clock {
+    /// The clock as the closing ERROR's reason and the log name it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Clock::DetectionWindow => "the detection window",
+            Clock::FrameDeadline => "the frame deadline",
+            Clock::IdleTimeout => "the idle timeout",
+        }
+    }
+}
+
+/// What the driver does after an input.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub(crate) struct Step {
+    /// Writing may begin: start the writer in this profile. Said once per connection, before the
+    /// `then` of the same step (so an ERROR that closes follows the WELCOME).
+    pub(crate) start_writer: Option<Profile>,
+    /// Then: read on, or close.
+    pub(crate) then: Then,
+}
+
+/// Whether the connection reads on.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// Read until [`Connection::next_deadline`].
+    Read,
+    /// Stop reading and close the connection.
+    Close(Closing),
+}
+
+/// Why a connection closes, and its last frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Closing {
+    /// Whose doing the close is.
+    pub(crate) cause: Cause,
+    /// The ERROR to send last (FC-30, FC-32): only on a typed connection.
+    pub(crate) error: Option<(ErrorCode, String)>,
+}
+
+/// Why a connection closes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// The peer ended its stream between frames, or the server closed the connection itself.
+    Ended,
+    /// The peer sent something invalid (FC-30).
+    Protocol(DecodeError),
+    /// The peer was too slow for a clock (FC-32).
+    Timeout(Clock),
+}
+
+impl Step {
+    fn read(start_writer: Option<Profile>) -> Step {
+        Step {
+            start_writer,
+            then: Then::Read,
+        }
+    }
+
+    /// The connection is gone through no fault of the peer's and with nothing to send: the server
+    /// closed it, or the socket failed.
+    pub(crate) fn gone() -> Step {
+        Step {
+            start_writer: None,
+            then: Then::Close(Closing {
+                cause: Cause::Ended,
+                error: None,
+            }),
+        }
+    }
+}
+
+/// A deadline far enough not to matter, for durations `Instant` cannot add.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `start + wait`, saturating at [`FOREVER`] instead of overflowing: a configured duration may
+/// be as long as `Duration` allows.
+pub(super) fn after(start: Instant, wait: Duration) -> Instant {
+    start
+        .checked_add(wait)
+        .or_else(|| start.checked_add(FOREVER))
+        .unwrap_or(start)
+}
+
+impl Connection {
+    /// A connection accepted at `accepted_at`, profile unknown (§5).
+    pub(crate) fn new(config: &ServerConfig, accepted_at: Instant) -> Connection {
+        Connection {
+            decoder: Decoder::server_detect(config.limits),
+            limits: config.limits,
+            detect_window: config.detect_window,
+            frame_deadline: config.frame_deadline,
+            idle_timeout: config.idle_timeout,
+            accepted_at,
+            idle_since: accepted_at,
+            frame_started: None,
+            writer_started: false,
+        }
+    }
+
+    /// The profile, once decided.
+    pub(crate) fn profile(&self) -> Option<Profile> {
+        self.decoder.profile()
+    }
+
+    /// Until when the next read may wait, and which clock that is.
+    pub(crate) fn next_deadline(&self) -> (Instant, Clock) {
+        if self.profile().is_none() && self.decoder.stream_offset() == 0 {
+            (
+                after(self.accepted_at, self.detect_window),
+                Clock::DetectionWindow,
+            )
+        } else if let Some(started) = self.frame_started {
+            (after(started, self.frame_deadline), Clock::FrameDeadline)
+        } else {
+            (
+                after(self.idle_since, self.idle_timeout),
+                Clock::IdleTimeout,
+            )
+        }
+    }
+
+    /// A wait ended at `now` without bytes. Before the deadline this changes nothing; at or past
+    /// it, the detection window makes the connection legacy and the other clocks close it.
+    pub(crate) fn on_timeout(&mut self, now: Instant) -> Step {
+        let (deadline, clock) = self.next_deadline();
+        if now < deadline {
+            return Step::read(None);
+        }
+        match clock {
+            Clock::DetectionWindow => {
+                // FC-27: no byte within the window.
+                self.decoder = Decoder::server(Profile::Legacy, self.limits);
+                self.idle_since = now;
+                Step::read(self.writer_may_start())
+            }
+            Clock::FrameDeadline | Clock::IdleTimeout => self.close(Cause::Timeout(clock)),
+        }
+    }
+
+    /// Takes in `bytes` read at `now`, handing each complete frame to `on_frame` in order.
+    pub(crate) fn on_read(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+        on_frame: &mut impl FnMut(Frame<&str>),
+    ) -> Step {
+        self.idle_since = now;
+        let frames_before = self.decoder.frames_completed();
+        let offset_before = self.decoder.stream_offset();
+        let mut input = bytes;
+        let mut failure = None;
+        while !input.is_empty() {
+            match self.decoder.decode(input) {
+                Ok(decoded) => {
+                    input = &input[decoded.consumed..];
+                    if let Some(frame) = decoded.frame {
+                        on_frame(frame);
+                    }
+                }
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        let start_writer = self.writer_may_start();
+        if let Some(err) = failure {
+            let mut step = self.close(Cause::Protocol(err));
+            step.start_writer = start_writer;
+            return step;
+        }
+        let preface_len = PREFACE.len() as u64;
+        let completed_something = self.decoder.frames_completed() != frames_before
+            || (self.profile() == Some(Profile::Typed)
+                && offset_before < preface_len
+                && self.decoder.stream_offset() >= preface_len);
+        self.frame_started = match (self.decoder.is_mid_frame(), self.frame_started) {
+            (false, _) => None,
+            (true, Some(started)) if !completed_something => Some(started),
+            (true, _) => Some(now),
+        };
+        Step::read(start_writer)
+    }
+
+    /// The peer ended its stream: cleanly between frames (or before any byte), otherwise a
+    /// `Truncated` protocol error (FC-21).
+    pub(crate) fn on_eof(&mut self) -> Step {
+        match self.decoder.finish() {
+            Ok(()) => self.close(Cause::Ended),
+            Err(err) => self.close(Cause::Protocol(err)),
+        }
+    }
+
+    /// Says "start the writer" the first time it may start.
+    fn writer_may_start(&mut self) -> Option<Profile> {
+        let bad_preface = matches!(
+            self.decoder.error(),
+            Some(DecodeError {
+                kind: DecodeErrorKind::BadPreface { .. },
+                ..
+            })
+        );
+        let may_start = match self.profile() {
+            Some(Profile::Legacy) => true,
+            Some(Profile::Typed) => {
+                self.decoder.stream_offset() >= PREFACE.len() as u64 && !bad_preface
+            }
+            None => false,
+        };
+        if self.writer_started || !may_start {
+            return None;
+        }
+        self.writer_started = true;
+        self.profile()
+    }
+
+    fn close(&self, cause: Cause) -> Step {
+        let error = match (&cause, self.profile()) {
+            (_, None | Some(Profile::Legacy)) | (Cause::Ended, _) => None,
+            (Cause::Protocol(err), Some(Profile::Typed)) => {
+                Some((err.error_code(), err.to_string()))
+            }
+            (Cause::Timeout(clock), Some(Profile::Typed)) => {
+                Some((ErrorCode::TIMEOUT, format!("closed by {}", clock.name())))
+            }
+        };
+        Step {
+            start_writer: None,
+            then: Then::Close(Closing { cause, error }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
