@@ -217,7 +217,7 @@ pub struct HubStats {
     pub delivered: u64,
     /// Messages dropped because they did not fit (one per slow consumer).
     pub dropped: u64,
-    /// Messages still queued in an outbox when its last `Arc` was dropped.
+    /// Messages still queued in an outbox when its last handle was dropped.
     pub discarded: u64,
 }
 
