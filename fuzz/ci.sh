@@ -7,7 +7,7 @@
 # Installs cargo-fuzz if missing, seeds the corpora (seed-corpus.sh), runs each target, prints its
 # executions count, and exits non-zero if any target crashed (the input is in fuzz/artifacts/<target>/
 # and printed in hex; replay it with `cargo fuzz run <target> <file>`, then add it under
-# fuzz/regressions/<target>/ so tests/fuzz_regressions.rs replays it on stable).
+# tests/fuzz/regressions/<target>/ so tests/fuzz_regressions.rs replays it on stable).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Seeds the fuzz corpora: fuzz/corpus/decode and fuzz/corpus/roundtrip (or the folder given as $1).
 #
-#  1. the encoder's output for typical streams, plus hand-made violations (src/seeds.rs, written by
-#     `cargo run --example seed_corpus`), each cut into chunks in several ways;
+#  1. the encoder's output for typical streams, plus hand-made violations (tests/fuzz/seeds.rs,
+#     written by `cargo run --example seed_corpus`), each cut into chunks in several ways;
 #  2. every hex `input` field of spec/vectors/*.json, for each of the 5 receivers (client or server,
 #     legacy or typed, and a detecting server), whole and in 1-byte chunks; skipped when there is
 #     no vector file;

@@ -7,8 +7,8 @@
 //! only on the `framechat` crate's public types, and is included as a module where it is needed:
 //!
 //! ```text
-//! from tests/:               #[path = "../spec/reference.rs"] mod reference;
-//! from fuzz/fuzz_targets/:   #[path = "../../spec/reference.rs"] mod reference;
+//! from tests/*.rs:   #[path = "../spec/reference.rs"] mod reference;
+//! from fuzz/src/:     #[path = "../../spec/reference.rs"] pub mod reference;
 //! ```
 //!
 //! It deliberately shares no code with the crate's decoder: the frame table (§4.3), the limits

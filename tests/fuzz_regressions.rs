@@ -1,6 +1,7 @@
-//! Fuzz inputs replayed on stable through the fuzz targets' own checks (`fuzz/src/*_check.rs`,
-//! included here by path): the seed corpus' streams, every input a fuzzer ever crashed on (kept in
-//! `fuzz/regressions/<target>/`), the conformance vectors, and exhaustive splits of tricky streams.
+//! Fuzz inputs replayed on stable through the fuzz targets' own checks (`tests/fuzz/*_check.rs`,
+//! which the fuzz crate in `fuzz/` includes too): the seed corpus' streams, every input a fuzzer
+//! ever crashed on (kept in `tests/fuzz/regressions/<target>/`), the conformance vectors, and
+//! exhaustive splits of tricky streams.
 //!
 //! The `roundtrip` replays need the private feature `arbitrary` (`cargo test --all-features`).
 
@@ -8,14 +9,14 @@
 mod reference;
 
 // These files also serve the fuzz crate, where every item is used and public.
-#[path = "../fuzz/src/decode_check.rs"]
+#[path = "fuzz/decode_check.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod decode_check;
 #[cfg(feature = "__fuzzing")]
-#[path = "../fuzz/src/roundtrip_check.rs"]
+#[path = "fuzz/roundtrip_check.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod roundtrip_check;
-#[path = "../fuzz/src/seeds.rs"]
+#[path = "fuzz/seeds.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod seeds;
 
@@ -26,19 +27,25 @@ use framechat::wire::PREFACE;
 use framechat::{Limits, Role};
 use reference::Mode;
 
-/// The files of `fuzz/regressions/<target>/`, sorted, with their contents.
+/// The files of `tests/fuzz/regressions/<target>/`, sorted, with their contents. The folder must
+/// hold at least one: a replay that found nothing to replay (a folder moved, or left out of the
+/// package) would pass without checking anything.
 fn regression_inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/regressions")
+        .join("tests/fuzz/regressions")
         .join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("the regression folder {}: {err}", dir.display()));
     let mut files: Vec<PathBuf> = entries
         .map(|entry| entry.expect("a readable folder entry").path())
         .filter(|path| path.is_file() && path.extension().is_none_or(|ext| ext != "md"))
         .collect();
     files.sort();
+    assert!(
+        !files.is_empty(),
+        "no regression input in {}",
+        dir.display()
+    );
     files
         .into_iter()
         .map(|path| {
@@ -187,14 +194,15 @@ fn violations_are_reported_alike_in_every_cut() {
 fn conformance_vectors_decode_alike_whole_and_byte_by_byte() {
     // spec/vectors/*.json: every `input` (hex), for every receiver, whole and in 1-byte chunks.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/vectors");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("the vector folder {}: {err}", dir.display()));
+    let mut files = 0;
     for entry in entries {
         let path = entry.expect("a readable folder entry").path();
         if path.extension().is_none_or(|ext| ext != "json") {
             continue;
         }
+        files += 1;
         let text = std::fs::read_to_string(&path).expect("a readable vector file");
         let json: serde_json::Value = serde_json::from_str(&text).expect("vector files are JSON");
         let mut inputs = Vec::new();
@@ -208,6 +216,7 @@ fn conformance_vectors_decode_alike_whole_and_byte_by_byte() {
             }
         }
     }
+    assert!(files > 0, "no vector file in {}", dir.display());
 }
 
 /// Every string field named `input` anywhere in `json`, read as hex.

@@ -9,9 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use framechat::hub::{
-    CloseReason, Drain, Hub, HubConfig, JoinError, Outbox, PeerId, Relayed, Weight,
+    CloseReason, Drain, Hub, HubConfig, HubConfigError, JoinError, Outbox, PeerId, Relayed, Weight,
 };
-use framechat::ConfigError;
 
 /// A relayed message: its sender, its number in the sender's sequence, its form, its weight.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +46,7 @@ fn hub(max_peers: usize, max_queue_frames: usize, max_queue_bytes: usize) -> Hub
     Hub::new(HubConfig::new(max_peers, max_queue_frames, max_queue_bytes).expect("non-zero bounds"))
 }
 
-fn join(hub: &Hub<Msg>) -> (PeerId, Arc<Outbox<Msg>>) {
+fn join(hub: &Hub<Msg>) -> (PeerId, Outbox<Msg>) {
     hub.join()
         .expect("the room has space and is not shutting down")
 }
@@ -120,24 +119,25 @@ fn hub_types_can_be_shared_between_threads() {
 #[test]
 fn hub_config_refuses_a_zero_bound_and_names_it() {
     // FC-29, FC-31: bounds are validated when the config is built, not at use.
-    assert_eq!(
-        HubConfig::new(0, 1, 1),
-        Err(ConfigError::ZeroLimit { name: "max_peers" })
-    );
+    assert_eq!(HubConfig::new(0, 1, 1), Err(HubConfigError::ZeroMaxPeers));
     assert_eq!(
         HubConfig::new(1, 0, 1),
-        Err(ConfigError::ZeroLimit {
-            name: "max_queue_frames"
-        })
+        Err(HubConfigError::ZeroMaxQueueFrames)
     );
     assert_eq!(
         HubConfig::new(1, 1, 0),
-        Err(ConfigError::ZeroLimit {
-            name: "max_queue_bytes"
-        })
+        Err(HubConfigError::ZeroMaxQueueBytes)
     );
+    // Several zeros: the first one, in parameter order, is named.
+    assert_eq!(HubConfig::new(0, 0, 0), Err(HubConfigError::ZeroMaxPeers));
     let err = HubConfig::new(1, 0, 1).expect_err("zero frames");
-    assert_eq!(err.to_string(), "max_queue_frames must be more than 0");
+    assert_eq!(err.bound(), "max_queue_frames");
+    assert_eq!(
+        err.to_string(),
+        "the hub's max_queue_frames must be more than 0"
+    );
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
+    assert!(boxed.source().is_none());
     let smallest = HubConfig::new(1, 1, 1).expect("ones are valid");
     assert_eq!(
         (
@@ -732,12 +732,40 @@ fn dropping_an_outbox_with_queued_messages_counts_them_as_discarded() {
     );
 }
 
+#[test]
+fn outbox_clones_share_one_queue_and_only_the_last_one_dropped_discards() {
+    let hub = hub(4, 8, 1024);
+    let (a, a_out) = join(&hub);
+    let writer_out = a_out.clone();
+    relay(&hub, a, 0);
+    assert_eq!(
+        writer_out.queued(),
+        (1, WEIGHT),
+        "a clone sees what was queued"
+    );
+    assert_eq!(drained(&writer_out), [msg(a, 0, true)]);
+    assert_eq!(a_out.delivered(), 1, "the other handle sees the drain");
+    relay(&hub, a, 1);
+    hub.leave(a);
+    assert_eq!(a_out.close_reason(), Some(CloseReason::Left));
+    assert_eq!(writer_out.close_reason(), Some(CloseReason::Left));
+
+    drop(a_out);
+    assert_eq!(hub.stats().discarded, 0, "a handle is still alive");
+    drop(writer_out);
+    let stats = hub.stats();
+    assert_eq!(
+        (stats.delivered, stats.discarded, stats.queued()),
+        (1, 1, 0)
+    );
+}
+
 // ---- stress on threads ---------------------------------------------------------------------
 
 /// Drains `outbox` on this thread until it is closed, parking between wakes.
 ///
 /// The park has a timeout only so that the loop cannot hang: a wakeup is checked exactly under
-/// loom (tests/loom.rs), not here.
+/// loom (src/hub/loom_tests.rs), not here.
 fn drain_until_closed(outbox: &Outbox<Msg>) -> (Vec<Msg>, CloseReason) {
     struct Unpark(thread::Thread);
     impl Wake for Unpark {
@@ -802,12 +830,12 @@ fn stress_relays_joins_leaves_and_slow_consumers_keep_every_count_exact() {
         thread::yield_now();
     };
 
-    let members: Vec<(PeerId, Arc<Outbox<Msg>>)> =
+    let members: Vec<(PeerId, Outbox<Msg>)> =
         (0..SENDERS + OBSERVERS).map(|_| join(&hub)).collect();
     let writers: Vec<_> = members
         .iter()
         .map(|(_, outbox)| {
-            let outbox = Arc::clone(outbox);
+            let outbox = outbox.clone();
             thread::spawn(move || drain_until_closed(&outbox))
         })
         .collect();
@@ -837,7 +865,7 @@ fn stress_relays_joins_leaves_and_slow_consumers_keep_every_count_exact() {
     // Churn: a third of the peers leave, a third are made slow by one message heavier than the
     // bound, a third stay silent until shutdown.
     struct Churned {
-        outbox: Arc<Outbox<Msg>>,
+        outbox: Outbox<Msg>,
         got: Vec<Msg>,
         offered_when_removed: Option<u64>,
         /// Relays completed when the join returned, and when the peer was removed.

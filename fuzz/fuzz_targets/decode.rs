@@ -1,6 +1,6 @@
 //! Fuzz target `decode`: arbitrary bytes, a fuzzer-chosen receiver and fuzzer-chosen chunks.
 //!
-//! Input layout (config bytes, then chunk lengths, then the stream), as `src/decode_check.rs`
+//! Input layout (config bytes, then chunk lengths, then the stream), as `tests/fuzz/decode_check.rs`
 //! documents it and `seed-corpus.sh` follows it:
 //!
 //! ```text

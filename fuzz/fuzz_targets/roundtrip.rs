@@ -2,7 +2,7 @@
 //! limit (`framechat::generators::fuzzing::ValidStream`), with skippable unassigned frames between them, are
 //! encoded, then decoded in fuzzer-chosen chunks; they must come back unchanged, with the stream
 //! consumed whole, a clean `finish()`, and every invariant of the `decode` target on the way. The
-//! input's reading order is documented in `src/roundtrip_check.rs`.
+//! input's reading order is documented in `tests/fuzz/roundtrip_check.rs`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -2,14 +2,19 @@
 //! §8.5, §8.8).
 //!
 //! The hub is the server's one piece of shared state. It is plain synchronous code over
-//! `std::sync` (or loom's doubles under `--cfg framechat_loom`), with no async runtime: the server's
-//! tasks call into it, and `tests/loom.rs` explores the interleavings of those calls.
+//! `std::sync`, with no async runtime: the server's tasks call into it. The library's own loom
+//! models (`src/hub/loom_tests.rs`, built with `--cfg framechat_loom`) swap in loom's doubles and
+//! explore the interleavings of those calls.
+//!
+//! The folder: `mod.rs` is the [`Hub`] (the registry and the relay), `outbox.rs` each peer's
+//! [`Outbox`], `config.rs` the [`HubConfig`], `sync.rs` the std-or-loom lock shim that nothing
+//! outside this folder names.
 //!
 //! ```text
 //!   reader tasks                       Hub                                 writer tasks
 //!                       +--------------------------------------+
 //!   relay(a, echo, m) ->| registry: Mutex<                     |
-//!   send(b, pong)     ->|   Arc<[Arc<Outbox>]> sorted by id,   |
+//!   send(b, pong)     ->|   Arc<[Outbox]> sorted by id,        |
 //!   join() / leave(b) ->|   copied on every join and leave >   |
 //!                       +------+---------------+---------------+
 //!                              |               |
@@ -24,8 +29,8 @@
 //!
 //! # How it is used
 //!
-//! 1. On accept, the server calls [`Hub::join`] (FC-26) and gives the returned [`Outbox`] to the
-//!    connection's writer task. [`JoinError::Full`] is the connection limit of FC-31.
+//! 1. On accept, the server calls [`Hub::join`] (FC-26) and gives the returned [`Outbox`] (a
+//!    handle, cheap to clone) to the connection's writer task. [`JoinError::Full`] is the connection limit of FC-31.
 //! 2. The reader task calls [`Hub::relay`] for each message (FC-28) and [`Hub::send`] for a direct
 //!    answer (a WELCOME, a PONG). Neither ever waits for a queue to have room (FC-29).
 //! 3. The writer task calls [`Outbox::poll_drain`] and writes what it got. When it gets
@@ -59,7 +64,7 @@
 //!
 //! # Guarantees
 //!
-//! Each is checked by a loom model in `tests/loom.rs` and on threads in `tests/hub.rs`.
+//! Each is checked by a loom model in `src/hub/loom_tests.rs` and on threads in `tests/hub.rs`.
 //!
 //! - **Exactly once** (FC-28): a peer registered for the whole of a relay gets that relay's message
 //!   once: `echo` if it is the sender, `others` otherwise.
@@ -73,7 +78,8 @@
 //! - **Bounded, never blocking** (FC-29): a message that would take a queue past its frame or byte
 //!   bound is dropped for that peer only; that peer's outbox is closed as a slow consumer and it
 //!   leaves the room. The relay goes on to the other peers, who lose nothing.
-//! - **No lost wakeup**: a writer that got [`Poll::Pending`] is woken by the next message or close.
+//! - **No lost wakeup**: a writer that got [`Poll::Pending`](std::task::Poll::Pending) is woken by
+//!   the next message or close.
 //! - **Accounting**: for every outbox, at every instant,
 //!   `delivered + dropped + queued = offered` ([`Outbox::offered`] and friends). For the whole hub,
 //!   once no call is in flight, `offered = delivered + dropped + queued + discarded` ([`HubStats`]).
@@ -87,14 +93,22 @@
 //! always), to close it; nothing ever waits for the registry while holding an outbox. No code of the
 //! caller (cloning, weighing or dropping a message, waking a waker) runs under either lock.
 
+mod config;
+mod outbox;
 mod sync;
+
+#[cfg(test)]
+mod loom_tests;
 
 use std::fmt;
 use std::mem;
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 
+use self::outbox::Offer;
 use self::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
-use crate::ConfigError;
+
+pub use self::config::{HubConfig, HubConfigError};
+pub use self::outbox::{CloseReason, Drain, Outbox};
 
 /// A peer's identity in one hub: 1 for the first peer to join, then 2, 3, ...; never reused.
 pub type PeerId = u64;
@@ -145,99 +159,6 @@ impl<T: Weight + ?Sized> Weight for std::sync::Arc<T> {
     }
 }
 
-/// The hub's bounds, validated when built.
-///
-/// ```
-/// use framechat::hub::HubConfig;
-/// use framechat::ConfigError;
-///
-/// let config = HubConfig::default();
-/// assert_eq!(config.max_peers(), 1024);
-/// assert_eq!(config.max_queue_frames(), 4096);
-/// assert_eq!(config.max_queue_bytes(), 8 << 20);
-///
-/// let small = HubConfig::new(50, 64, 64 << 10)?;
-/// assert_eq!(small.max_queue_bytes(), 65_536);
-/// assert_eq!(
-///     HubConfig::new(50, 0, 1024),
-///     Err(ConfigError::ZeroLimit { name: "max_queue_frames" })
-/// );
-/// # Ok::<(), ConfigError>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HubConfig {
-    /// Invariant: `>= 1`. Peers in the room at once (FC-31).
-    max_peers: usize,
-    /// Invariant: `>= 1`. Messages one outbox may hold (FC-29).
-    max_queue_frames: usize,
-    /// Invariant: `>= 1`. Sum of the [`Weight`]s one outbox may hold (FC-29).
-    max_queue_bytes: usize,
-}
-
-impl HubConfig {
-    /// Default connection limit: 1024 peers.
-    pub const DEFAULT_MAX_PEERS: usize = 1024;
-    /// Default frame bound of each outbox: 4096 messages.
-    pub const DEFAULT_MAX_QUEUE_FRAMES: usize = 4096;
-    /// Default byte bound of each outbox: 8 MiB, eight frames of the default 1 MiB limit.
-    pub const DEFAULT_MAX_QUEUE_BYTES: usize = 8 << 20;
-
-    /// A configuration with these bounds; each must be at least 1.
-    ///
-    /// `max_queue_bytes` should be at least the weight of the largest message the server relays:
-    /// a message heavier than the whole bound can never be queued, so it makes every recipient a
-    /// slow consumer.
-    pub const fn new(
-        max_peers: usize,
-        max_queue_frames: usize,
-        max_queue_bytes: usize,
-    ) -> Result<HubConfig, ConfigError> {
-        if max_peers == 0 {
-            return Err(ConfigError::ZeroLimit { name: "max_peers" });
-        }
-        if max_queue_frames == 0 {
-            return Err(ConfigError::ZeroLimit {
-                name: "max_queue_frames",
-            });
-        }
-        if max_queue_bytes == 0 {
-            return Err(ConfigError::ZeroLimit {
-                name: "max_queue_bytes",
-            });
-        }
-        Ok(HubConfig {
-            max_peers,
-            max_queue_frames,
-            max_queue_bytes,
-        })
-    }
-
-    /// Peers in the room at once; [`Hub::join`] refuses the next one.
-    pub const fn max_peers(&self) -> usize {
-        self.max_peers
-    }
-
-    /// Messages one outbox may hold.
-    pub const fn max_queue_frames(&self) -> usize {
-        self.max_queue_frames
-    }
-
-    /// Sum of the [`Weight`]s one outbox may hold.
-    pub const fn max_queue_bytes(&self) -> usize {
-        self.max_queue_bytes
-    }
-}
-
-impl Default for HubConfig {
-    fn default() -> Self {
-        HubConfig {
-            max_peers: Self::DEFAULT_MAX_PEERS,
-            max_queue_frames: Self::DEFAULT_MAX_QUEUE_FRAMES,
-            max_queue_bytes: Self::DEFAULT_MAX_QUEUE_BYTES,
-        }
-    }
-}
-
 /// Why [`Hub::join`] refused a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -261,30 +182,6 @@ impl fmt::Display for JoinError {
 }
 
 impl core::error::Error for JoinError {}
-
-/// Why an outbox was closed. The first reason sticks: closing a closed outbox changes nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// [`Hub::leave`]: the connection ended.
-    Left,
-    /// A message did not fit in the queue (FC-29): the writer sends ERROR SLOW_CONSUMER after what
-    /// is queued.
-    SlowConsumer,
-    /// [`Hub::shutdown`] (FC-33): the writer sends ERROR GOING_AWAY after what is queued.
-    Shutdown,
-}
-
-/// What a drain of an [`Outbox`] found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Drain {
-    /// At least one message was moved out. The outbox may be closed too: drain again to learn it.
-    Messages,
-    /// Open and empty ([`Outbox::try_drain`] only; [`Outbox::poll_drain`] returns `Pending`).
-    Empty,
-    /// Closed and empty: nothing will ever be added again.
-    Closed(CloseReason),
-}
 
 /// What one [`Hub::relay`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -320,7 +217,7 @@ pub struct HubStats {
     pub delivered: u64,
     /// Messages dropped because they did not fit (one per slow consumer).
     pub dropped: u64,
-    /// Messages still queued in an outbox when its last `Arc` was dropped.
+    /// Messages still queued in an outbox when its last handle was dropped.
     pub discarded: u64,
 }
 
@@ -346,7 +243,7 @@ pub struct Hub<M> {
 }
 
 /// The list of peers a relay iterates: the room at one instant.
-type PeerList<M> = Arc<Vec<Arc<Outbox<M>>>>;
+type PeerList<M> = Arc<Vec<Outbox<M>>>;
 
 struct Registry<M> {
     /// The peers in the room, sorted by id (ids are handed out in increasing order, so a join
@@ -365,24 +262,24 @@ struct Registry<M> {
 
 impl<M> Registry<M> {
     fn find(&self, peer: PeerId) -> Option<usize> {
-        self.peers.binary_search_by_key(&peer, |o| o.peer).ok()
+        self.peers.binary_search_by_key(&peer, |o| o.peer()).ok()
     }
 
     /// Replaces the list with `peers`, handing back the old one so that the caller drops it (and
     /// perhaps the last reference to an outbox and its messages) after unlocking.
-    fn replace(&mut self, peers: Vec<Arc<Outbox<M>>>) -> PeerList<M> {
+    fn replace(&mut self, peers: Vec<Outbox<M>>) -> PeerList<M> {
         mem::replace(&mut self.peers, Arc::new(peers))
     }
 
     /// Removes `peers[index]`, handing back the old list and the removed outbox.
-    fn remove(&mut self, index: usize) -> (PeerList<M>, Arc<Outbox<M>>) {
-        let removed = Arc::clone(&self.peers[index]);
+    fn remove(&mut self, index: usize) -> (PeerList<M>, Outbox<M>) {
+        let removed = self.peers[index].clone();
         let rest = self
             .peers
             .iter()
             .enumerate()
             .filter(|&(i, _)| i != index)
-            .map(|(_, o)| Arc::clone(o))
+            .map(|(_, o)| o.clone())
             .collect();
         (self.replace(rest), removed)
     }
@@ -430,24 +327,24 @@ impl<M: Clone + Weight> Hub<M> {
     /// Adds a peer to the room (FC-26): it gets every relay that starts after this returns.
     ///
     /// Refused when the room is full (FC-31) or after [`Hub::shutdown`].
-    pub fn join(&self) -> Result<(PeerId, Arc<Outbox<M>>), JoinError> {
+    pub fn join(&self) -> Result<(PeerId, Outbox<M>), JoinError> {
         let mut registry = lock(&self.registry);
         if registry.shutting_down {
             return Err(JoinError::ShuttingDown);
         }
-        if registry.peers.len() >= self.config.max_peers {
+        if registry.peers.len() >= self.config.max_peers() {
             registry.refused_full += 1;
             return Err(JoinError::Full {
-                max_peers: self.config.max_peers,
+                max_peers: self.config.max_peers(),
             });
         }
         let peer = registry.next_peer;
         // 2^64 joins would take centuries at any connection rate: this cannot be reached.
         registry.next_peer = peer.checked_add(1).expect("peer ids are never exhausted");
-        let outbox = Arc::new(Outbox::new(peer, &self.config, Arc::clone(&self.counters)));
+        let outbox = Outbox::new(peer, &self.config, Arc::clone(&self.counters));
         let mut peers = Vec::with_capacity(registry.peers.len() + 1);
         peers.extend(registry.peers.iter().cloned());
-        peers.push(Arc::clone(&outbox));
+        peers.push(outbox.clone());
         let old = registry.replace(peers);
         registry.joined += 1;
         drop(registry);
@@ -492,14 +389,14 @@ impl<M: Clone + Weight> Hub<M> {
                 }
                 Offer::Overflow(dropped, waker) => {
                     relayed.slow_consumers += 1;
-                    slow.push(outbox.peer);
+                    slow.push(outbox.peer());
                     drop(dropped);
                     wake(waker);
                 }
                 Offer::Closed(refused) => drop(refused),
             };
 
-        let sender = peers.binary_search_by_key(&from, |o| o.peer).ok();
+        let sender = peers.binary_search_by_key(&from, |o| o.peer()).ok();
         match sender {
             Some(index) => {
                 let weight = echo.weight();
@@ -509,7 +406,7 @@ impl<M: Clone + Weight> Hub<M> {
         }
         let weight = others.weight();
         let mut receivers = peers.len() - usize::from(sender.is_some());
-        for outbox in peers.iter().filter(|o| o.peer != from) {
+        for outbox in peers.iter().filter(|o| o.peer() != from) {
             receivers -= 1;
             if receivers > 0 {
                 deliver(outbox, others.clone(), weight);
@@ -538,7 +435,7 @@ impl<M: Clone + Weight> Hub<M> {
         let outbox = {
             let registry = lock(&self.registry);
             match registry.find(to) {
-                Some(index) => Arc::clone(&registry.peers[index]),
+                Some(index) => registry.peers[index].clone(),
                 None => return false,
             }
         };
@@ -652,224 +549,5 @@ impl<M> fmt::Debug for Hub<M> {
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         waker.wake();
-    }
-}
-
-/// One peer's outbound queue, bounded in frames and bytes, drained by its writer.
-///
-/// Obtained from [`Hub::join`]. The writer calls [`Outbox::poll_drain`] (or [`Outbox::try_drain`])
-/// to move the queued messages out, in the order they were added; dropping the last `Arc` of an
-/// outbox counts what it still held as [`HubStats::discarded`].
-///
-/// Invariant, at every instant: `delivered() + dropped() + queued().0 == offered()`.
-pub struct Outbox<M> {
-    peer: PeerId,
-    max_frames: usize,
-    max_bytes: usize,
-    queue: Mutex<Queue<M>>,
-    counters: Arc<Counters>,
-}
-
-struct Queue<M> {
-    /// Invariant: `messages.len() <= max_frames`.
-    messages: Vec<M>,
-    /// Sum of the weights of `messages`. Invariant: `bytes <= max_bytes`.
-    bytes: usize,
-    /// Invariant: `delivered + dropped + messages.len() == offered`.
-    offered: u64,
-    delivered: u64,
-    dropped: u64,
-    /// `Some` once closed; never changes after that, and nothing is added after that.
-    closed: Option<CloseReason>,
-    /// The writer's waker, registered by a `poll_drain` that found the outbox open and empty, taken
-    /// by the next push or close.
-    waker: Option<Waker>,
-}
-
-/// What [`Outbox::offer`] did with a message.
-enum Offer<M> {
-    /// Queued; wake this waker (after unlocking).
-    Queued(Option<Waker>),
-    /// Did not fit: dropped (the message is handed back to be dropped after unlocking) and the
-    /// outbox closed as a slow consumer.
-    Overflow(M, Option<Waker>),
-    /// The outbox was closed already: the message was not offered and is handed back.
-    Closed(M),
-}
-
-impl<M> Outbox<M> {
-    fn new(peer: PeerId, config: &HubConfig, counters: Arc<Counters>) -> Outbox<M> {
-        Outbox {
-            peer,
-            max_frames: config.max_queue_frames,
-            max_bytes: config.max_queue_bytes,
-            queue: Mutex::new(Queue {
-                messages: Vec::new(),
-                bytes: 0,
-                offered: 0,
-                delivered: 0,
-                dropped: 0,
-                closed: None,
-                waker: None,
-            }),
-            counters,
-        }
-    }
-
-    /// Adds one message if it fits; otherwise drops it and closes the outbox as a slow consumer.
-    fn offer(&self, message: M, weight: usize) -> Offer<M> {
-        let mut queue = lock(&self.queue);
-        if queue.closed.is_some() {
-            return Offer::Closed(message);
-        }
-        // `queue.bytes <= max_bytes` always, so the subtraction cannot wrap.
-        if queue.messages.len() < self.max_frames && weight <= self.max_bytes - queue.bytes {
-            queue.messages.push(message);
-            queue.bytes += weight;
-            queue.offered += 1;
-            Offer::Queued(queue.waker.take())
-        } else {
-            queue.offered += 1;
-            queue.dropped += 1;
-            queue.closed = Some(CloseReason::SlowConsumer);
-            Offer::Overflow(message, queue.waker.take())
-        }
-    }
-
-    /// Closes the outbox unless it is closed already; hands back the waker to wake after unlocking.
-    fn close(&self, reason: CloseReason) -> Option<Waker> {
-        let mut queue = lock(&self.queue);
-        if queue.closed.is_some() {
-            return None;
-        }
-        queue.closed = Some(reason);
-        queue.waker.take()
-    }
-
-    /// The peer this outbox belongs to.
-    pub fn peer(&self) -> PeerId {
-        self.peer
-    }
-
-    /// Moves every queued message into `out` (appended, oldest first).
-    ///
-    /// - `Ready(Drain::Messages)` if it moved at least one;
-    /// - `Ready(Drain::Closed(reason))` once the outbox is closed and empty;
-    /// - `Pending` when it is open and empty: the waker of `cx` is registered, and the next message
-    ///   or close wakes it. A wakeup is never lost, however the calls interleave.
-    ///
-    /// Never returns `Ready(Drain::Empty)`.
-    pub fn poll_drain(&self, cx: &mut Context<'_>, out: &mut Vec<M>) -> Poll<Drain> {
-        let mut queue = lock(&self.queue);
-        if let Some(drain) = self.drain_locked(&mut queue, out) {
-            return Poll::Ready(drain);
-        }
-        if queue
-            .waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            // This task is registered already, and the next push or close will wake it.
-            return Poll::Pending;
-        }
-        drop(queue);
-        // Clone the waker outside the lock, then look again before registering it: what arrived
-        // meanwhile (and woke an older waker, or none) is taken now instead.
-        let waker = cx.waker().clone();
-        queue = lock(&self.queue);
-        if let Some(drain) = self.drain_locked(&mut queue, out) {
-            drop(waker);
-            return Poll::Ready(drain);
-        }
-        let old = queue.waker.replace(waker);
-        drop(queue);
-        drop(old);
-        Poll::Pending
-    }
-
-    /// Moves every queued message into `out` (appended, oldest first), without registering a waker.
-    pub fn try_drain(&self, out: &mut Vec<M>) -> Drain {
-        let mut queue = lock(&self.queue);
-        self.drain_locked(&mut queue, out).unwrap_or(Drain::Empty)
-    }
-
-    /// Drains `queue` (locked by the caller) into `out`; `None` if it is open and empty.
-    fn drain_locked(&self, queue: &mut Queue<M>, out: &mut Vec<M>) -> Option<Drain> {
-        let moved = queue.messages.len();
-        if moved == 0 {
-            return queue.closed.map(Drain::Closed);
-        }
-        if out.is_empty() {
-            // Hand over the whole buffer and keep the caller's empty one: no copy.
-            mem::swap(out, &mut queue.messages);
-        } else {
-            out.append(&mut queue.messages);
-        }
-        queue.bytes = 0;
-        queue.delivered += moved as u64;
-        Counters::add(&self.counters.delivered, moved);
-        Some(Drain::Messages)
-    }
-
-    /// `(messages, bytes)` queued now.
-    pub fn queued(&self) -> (usize, usize) {
-        let queue = lock(&self.queue);
-        (queue.messages.len(), queue.bytes)
-    }
-
-    /// Messages offered to this peer: queued, or dropped for not fitting.
-    pub fn offered(&self) -> u64 {
-        lock(&self.queue).offered
-    }
-
-    /// Messages moved out by the drains.
-    pub fn delivered(&self) -> u64 {
-        lock(&self.queue).delivered
-    }
-
-    /// Messages dropped for not fitting (0 or 1: the first one closes the outbox).
-    pub fn dropped(&self) -> u64 {
-        lock(&self.queue).dropped
-    }
-
-    /// `(offered, delivered, dropped, queued messages)`, read at one instant.
-    pub fn accounting(&self) -> (u64, u64, u64, usize) {
-        let queue = lock(&self.queue);
-        (
-            queue.offered,
-            queue.delivered,
-            queue.dropped,
-            queue.messages.len(),
-        )
-    }
-
-    /// Why the outbox was closed, or `None` while it is open.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        lock(&self.queue).closed
-    }
-}
-
-impl<M> fmt::Debug for Outbox<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let queue = lock(&self.queue);
-        f.debug_struct("Outbox")
-            .field("peer", &self.peer)
-            .field("queued", &queue.messages.len())
-            .field("bytes", &queue.bytes)
-            .field("offered", &queue.offered)
-            .field("delivered", &queue.delivered)
-            .field("dropped", &queue.dropped)
-            .field("closed", &queue.closed)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<M> Drop for Outbox<M> {
-    fn drop(&mut self) {
-        let queue = self
-            .queue
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Counters::add(&self.counters.discarded, queue.messages.len());
     }
 }

@@ -1,5 +1,6 @@
-//! The `roundtrip` target's checks, shared with `tests/fuzz_regressions.rs`: valid frames, encoded,
-//! then decoded in chunks the fuzzer chooses, come back unchanged.
+//! The `roundtrip` target's checks, shared by `tests/fuzz_regressions.rs` and the fuzz crate in
+//! `fuzz/` (which includes this file by path): valid frames, encoded, then decoded in chunks the
+//! fuzzer chooses, come back unchanged.
 //!
 //! The input is read through [`arbitrary::Unstructured`], in this order: a
 //! [`framechat::generators::fuzzing::ValidStream`] (profile, sending role, limit, frames); whether a server

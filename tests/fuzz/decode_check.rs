@@ -1,5 +1,5 @@
-//! The `decode` target's input layout and the checks it runs, shared with
-//! `tests/fuzz_regressions.rs` (which includes this file by path and replays inputs on stable).
+//! The `decode` target's input layout and the checks it runs, shared by `tests/fuzz_regressions.rs`
+//! (which replays inputs on stable) and the fuzz crate in `fuzz/` (which includes this file by path).
 //!
 //! # Input layout
 //!

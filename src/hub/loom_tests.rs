@@ -1,19 +1,20 @@
-//! Model checks of the broadcast hub (§8.4, §8.5, FC-26, FC-28, FC-29, FC-33).
+//! Model checks of the broadcast hub (§8.4, §8.5, FC-26, FC-28, FC-29, FC-33), as unit tests of the
+//! library so that loom stays a dev-dependency (see [`super::sync`]).
 //!
 //! Run under loom, which explores the interleavings of each model up to a preemption bound:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg framechat_loom" CARGO_TARGET_DIR=target/loom cargo test --release --test loom
+//! RUSTFLAGS="--cfg framechat_loom" CARGO_TARGET_DIR=target/loom \
+//!     cargo test --release --lib --no-default-features --features hub hub::loom
 //! ```
 //!
 //! `LOOM_MAX_PREEMPTIONS` overrides the default bound (3). Each model prints how many interleavings
-//! it explored. Built without the cfg, the same model bodies run on std threads
-//! `STD_ITERATIONS` times each (and say so): a smoke test, not a proof.
-#![cfg(feature = "hub")]
+//! it explored. Built without the cfg (any plain `cargo test`), the same model bodies run on std
+//! threads `STD_ITERATIONS` times each (and say so): a smoke test, not a proof.
 
 use std::io::Write as _;
 
-use framechat::hub::{CloseReason, Drain, Hub, HubConfig, Outbox, PeerId, Relayed, Weight};
+use super::{CloseReason, Drain, Hub, HubConfig, JoinError, Outbox, PeerId, Relayed, Weight};
 
 use rt::{next_drain, thread, Arc, Done};
 
@@ -51,7 +52,7 @@ fn config(max_queue_frames: usize) -> HubConfig {
     HubConfig::new(8, max_queue_frames, 1 << 20).expect("non-zero bounds")
 }
 
-fn join(hub: &Hub<Msg>) -> (PeerId, Arc<Outbox<Msg>>) {
+fn join(hub: &Hub<Msg>) -> (PeerId, Outbox<Msg>) {
     hub.join()
         .expect("the models stay under max_peers and never shut down before joining")
 }
@@ -492,7 +493,7 @@ fn model_shutdown() {
     }
     match joined {
         Ok((_, c_out)) => assert_eq!(c_out.close_reason(), Some(CloseReason::Shutdown)),
-        Err(e) => assert_eq!(e, framechat::hub::JoinError::ShuttingDown),
+        Err(e) => assert_eq!(e, JoinError::ShuttingDown),
     }
     assert!(hub.join().is_err());
     assert_eq!(hub.stats().peers, 0);
@@ -554,10 +555,10 @@ mod rt {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
-    use framechat::hub::{Drain, Outbox};
+    use crate::hub::{Drain, Outbox};
 
-    pub(crate) use loom::sync::Arc;
-    pub(crate) use loom::thread;
+    pub(super) use loom::sync::Arc;
+    pub(super) use loom::thread;
 
     use super::Msg;
 
@@ -565,7 +566,7 @@ mod rt {
     const DEFAULT_PREEMPTION_BOUND: usize = 3;
 
     /// Explores `model` under loom and reports how many interleavings it ran.
-    pub(crate) fn check(name: &str, model: fn()) {
+    pub(super) fn check(name: &str, model: fn()) {
         let mut builder = loom::model::Builder::new();
         if builder.preemption_bound.is_none() {
             builder.preemption_bound = Some(DEFAULT_PREEMPTION_BOUND);
@@ -588,17 +589,17 @@ mod rt {
 
     /// A no-op under loom: loom itself finds a writer that is never woken (a deadlock).
     #[derive(Clone)]
-    pub(crate) struct Done;
+    pub(super) struct Done;
 
     impl Done {
-        pub(crate) fn new() -> Done {
+        pub(super) fn new() -> Done {
             Done
         }
-        pub(crate) fn set(&self) {}
+        pub(super) fn set(&self) {}
     }
 
     /// Blocks (in loom's sense) until `poll_drain` is ready, and returns what it said.
-    pub(crate) fn next_drain(outbox: &Outbox<Msg>, got: &mut Vec<Msg>, _done: &Done) -> Drain {
+    pub(super) fn next_drain(outbox: &Outbox<Msg>, got: &mut Vec<Msg>, _done: &Done) -> Drain {
         loom::future::block_on(poll_fn(|cx| outbox.poll_drain(cx, got)))
     }
 }
@@ -609,10 +610,10 @@ mod rt {
     use std::task::{Context, Poll, Wake, Waker};
     use std::time::Duration;
 
-    use framechat::hub::{Drain, Outbox};
+    use crate::hub::{Drain, Outbox};
 
-    pub(crate) use std::sync::Arc;
-    pub(crate) use std::thread;
+    pub(super) use std::sync::Arc;
+    pub(super) use std::thread;
 
     use super::Msg;
 
@@ -620,7 +621,7 @@ mod rt {
     const STD_ITERATIONS: usize = 200;
 
     /// Runs `model` `STD_ITERATIONS` times on std threads, and says that loom was not enabled.
-    pub(crate) fn check(name: &str, model: fn()) {
+    pub(super) fn check(name: &str, model: fn()) {
         for _ in 0..STD_ITERATIONS {
             model();
         }
@@ -632,13 +633,13 @@ mod rt {
 
     /// Set by a model once every thread that could add to or close an outbox has finished.
     #[derive(Clone)]
-    pub(crate) struct Done(Arc<AtomicBool>);
+    pub(super) struct Done(Arc<AtomicBool>);
 
     impl Done {
-        pub(crate) fn new() -> Done {
+        pub(super) fn new() -> Done {
             Done(Arc::new(AtomicBool::new(false)))
         }
-        pub(crate) fn set(&self) {
+        pub(super) fn set(&self) {
             self.0.store(true, Ordering::SeqCst);
         }
     }
@@ -666,7 +667,7 @@ mod rt {
     /// came, the outbox must still be open and empty; if a drain then finds a message or a close,
     /// that change came after the `Pending` and did not wake the registered waker. The short
     /// parks only set how often `done` is looked at.
-    pub(crate) fn next_drain(outbox: &Outbox<Msg>, got: &mut Vec<Msg>, done: &Done) -> Drain {
+    pub(super) fn next_drain(outbox: &Outbox<Msg>, got: &mut Vec<Msg>, done: &Done) -> Drain {
         let unpark = Arc::new(Unpark {
             wakes: AtomicUsize::new(0),
             thread: thread::current(),

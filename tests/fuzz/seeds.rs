@@ -1,6 +1,6 @@
 //! Seeds for the `decode` target, built from the encoder's output for typical streams and from a
 //! few hand-made violations, each laid out as `decode_check` documents and cut in several ways.
-//! `examples/seed_corpus.rs` writes them out; `tests/fuzz_regressions.rs` replays them.
+//! `fuzz/examples/seed_corpus.rs` writes them out; `tests/fuzz_regressions.rs` replays them.
 
 use framechat::wire::PREFACE;
 use framechat::{Encoder, ErrorCode, Frame, Limits, Profile, Role, UnixMicros};
