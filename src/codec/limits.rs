@@ -64,7 +64,8 @@ impl Default for Limits {
     }
 }
 
-/// A configuration value was refused when it was built.
+/// The codec's configuration was refused when it was built: a [`Limits`] out of range. (The hub
+/// and the server refuse their own configurations with their own errors.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -76,20 +77,6 @@ pub enum ConfigError {
         min: u32,
         /// The largest allowed.
         max: u32,
-    },
-    /// A count limit that must be at least 1 was 0 (for instance a hub's `max_peers`), or a
-    /// duration that must be positive was zero (a server's timeouts).
-    ZeroLimit {
-        /// The name of the refused parameter, as the constructor spells it.
-        name: &'static str,
-    },
-    /// A per-peer queue bound in bytes that cannot hold the largest message a peer may be sent,
-    /// so every such message would make its recipient a slow consumer.
-    QueueSmallerThanMessage {
-        /// The queue bound asked for.
-        max_queue_bytes: usize,
-        /// The weight of the largest message.
-        needed: usize,
     },
 }
 
@@ -103,15 +90,6 @@ impl fmt::Display for ConfigError {
             } => write!(
                 f,
                 "max frame length {requested} is outside the allowed range {min}..={max}"
-            ),
-            ConfigError::ZeroLimit { name } => write!(f, "{name} must be more than 0"),
-            ConfigError::QueueSmallerThanMessage {
-                max_queue_bytes,
-                needed,
-            } => write!(
-                f,
-                "a queue bound of {max_queue_bytes} bytes cannot hold the largest message \
-                 ({needed} bytes): raise it or lower the frame limit"
             ),
         }
     }

@@ -70,7 +70,7 @@ impl ServerConfig {
     ///     tiny_queue.validate(),
     ///     Err(ServerConfigError::QueueSmallerThanMessage { max_queue_bytes: 100, .. })
     /// ));
-    /// # Ok::<(), framechat::ConfigError>(())
+    /// # Ok::<(), framechat::hub::HubConfigError>(())
     /// ```
     pub fn validate(&self) -> Result<(), ServerConfigError> {
         let metrics_interval = self.metrics_interval.unwrap_or(Duration::MAX);

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use crate::hub::{Outbox, PeerId, Weight};
-use crate::{Limits, UnixMicros};
+use crate::{wire, Limits, UnixMicros};
 
-/// A peer's outbox as the hub hands it out. The one place the server names the hub's `Arc`.
-pub(super) type PeerOutbox = std::sync::Arc<Outbox<Outgoing>>;
+/// A peer's outbox as the hub hands it out.
+pub(super) type PeerOutbox = Outbox<Outgoing>;
 
 /// One message queued for a peer, in no profile yet.
 #[derive(Clone, Debug)]
@@ -29,8 +29,9 @@ pub(crate) enum Outgoing {
     Pong { nonce: u64 },
 }
 
-/// What a message weighs beyond its text: about the typed encoding's header and fixed fields.
-const FIXED_WEIGHT: usize = 32;
+/// What a message weighs beyond its text: the typed encoding's header and its largest fixed fields
+/// (a BROADCAST's), so a queue's byte bound is close to the bytes it will write.
+const FIXED_WEIGHT: usize = wire::TYPED_HEADER_LEN + wire::fixed_len::MAX as usize;
 
 impl Outgoing {
     /// The weight of the largest message a server with these limits relays (FC-15).
