@@ -258,7 +258,8 @@ impl<R: AsyncRead + Unpin> FusedStream for FrameStream<R> {
 /// [`Error::Encode`] and leaves the buffer untouched (FC-23). `poll_ready` writes the buffer out
 /// once it holds [`DEFAULT_WRITE_BUFFER`](FrameSink::DEFAULT_WRITE_BUFFER) bytes or more
 /// (backpressure); `poll_flush` writes it all and flushes the transport; `poll_close` flushes,
-/// then closes it. A typed client's preface is queued when the sink is built (FC-3, FC-25): flush
+/// then closes it: what closing does is the transport's own (async-std's and smol's `TcpStream`
+/// only flush; shut down the write side of the socket for the peer to see an end of stream). A typed client's preface is queued when the sink is built (FC-3, FC-25): flush
 /// to send it before the first frame.
 ///
 /// ```

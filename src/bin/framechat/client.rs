@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use async_std::net::TcpStream;
+use async_std::net::{Shutdown, TcpStream};
 use async_std::task;
 use futures_lite::StreamExt as _;
 
@@ -54,6 +54,16 @@ pub(crate) async fn send_message(
     writer.flush().await
 }
 
+/// Sends what is queued, then closes the sending direction: the server sees a clean end of
+/// stream (FC-21) and closes after what it has queued for this client.
+///
+/// Not [`FrameSink::close`]: async-std's `TcpStream` only flushes on close, it does not half-close.
+pub(crate) async fn finish(writer: &mut Writer) -> Result<(), Error> {
+    writer.flush().await?;
+    writer.get_ref().shutdown(Shutdown::Write)?;
+    Ok(())
+}
+
 /// `framechat client`: stdin lines are sent, what arrives is printed, until either side ends.
 pub(crate) async fn run(
     addr: SocketAddr,
@@ -85,7 +95,7 @@ pub(crate) async fn run(
             None => break,
             // End of input: a clean end of stream; the server closes after what is queued.
             Some(Ok(0)) => {
-                writer.close().await?;
+                finish(&mut writer).await?;
                 break;
             }
             Some(Ok(_)) => {

@@ -122,7 +122,7 @@ async fn demo_client(
             peers_seen += 1;
         }
     }
-    writer.close().await?;
+    client::finish(&mut writer).await?;
     Ok(log)
 }
 
