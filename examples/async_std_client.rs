@@ -31,12 +31,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-async fn run(addr: &str, messages: &[String]) -> Result<(), framechat::io::Error> {
+async fn run(addr: &str, messages: &[String]) -> Result<(), framechat::futures::Error> {
     let limits = Limits::default();
     let socket = TcpStream::connect(addr).await?;
     socket.set_nodelay(true)?;
     // async-std's TcpStream is a cheap clone: one half reads, the other writes.
-    let mut frames = FrameStream::new(socket.clone(), Decoder::client(Profile::Typed, limits));
+    // Adopting WELCOME's limit (§4.4): a server configured above our default is no violator.
+    let mut frames = FrameStream::new(socket.clone(), Decoder::client(Profile::Typed, limits))
+        .adopt_welcome_limit();
     let mut sink = FrameSink::new(socket, Encoder::client(Profile::Typed, limits));
     sink.flush().await?; // the preface, at once (FC-3)
 
@@ -69,5 +71,8 @@ async fn run(addr: &str, messages: &[String]) -> Result<(), framechat::io::Error
             other => println!("{other:?}"),
         }
     }
-    sink.close().await
+    // Our end of stream (async-std's `close` only flushes).
+    sink.flush().await?;
+    sink.get_ref().shutdown(std::net::Shutdown::Write)?;
+    Ok(())
 }

@@ -37,7 +37,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     eprintln!("connected to {addr} ({profile:?} profile); type lines, Ctrl-D to quit");
 
     // Recipe step 1: one decoder for what the server sends, one encoder for what we send.
-    let reader = FrameReader::new(stream.try_clone()?, Decoder::client(profile, limits));
+    // A typed server may be configured with a larger limit than ours: adopt the one its WELCOME
+    // announces (§4.4) rather than refuse its first large frame.
+    let reader = FrameReader::new(stream.try_clone()?, Decoder::client(profile, limits))
+        .adopt_welcome_limit();
     let mut writer = FrameWriter::new(stream, Encoder::client(profile, limits));
     writer.flush()?; // a typed client's preface goes out at once (FC-3)
 

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 }
 
-async fn serve(socket: TcpStream, profile: Profile) -> Result<(), framechat::io::Error> {
+async fn serve(socket: TcpStream, profile: Profile) -> Result<(), framechat::tokio::Error> {
     socket.set_nodelay(true)?;
     let limits = Limits::default();
     let mut framed = FrameCodec::server(profile, limits).framed(socket);
@@ -61,7 +61,7 @@ async fn serve(socket: TcpStream, profile: Profile) -> Result<(), framechat::io:
     while let Some(frame) = framed.next().await {
         let frame = match frame {
             Ok(frame) => frame,
-            Err(framechat::io::Error::Decode(err)) if profile == Profile::Typed => {
+            Err(framechat::tokio::Error::Decode(err)) if profile == Profile::Typed => {
                 // FC-30: tell a typed client why, then close. The typed error carries the code.
                 let code = err.error_code();
                 let _ = framed

@@ -125,6 +125,71 @@ fn read_every_script(scripts: &[Script]) -> usize {
     runs
 }
 
+/// Every script through `FrameReader::read_each` (frames lent, not owned), under every chunk
+/// plan and several buffer sizes: the same outcome as `read_frame`; an end or an error is sticky.
+fn read_each_every_script(scripts: &[Script]) -> usize {
+    let mut runs = 0;
+    for script in scripts {
+        for plan in CHUNK_PLANS {
+            for capacity in [1, 7, 8 * 1024] {
+                let mut reader = FrameReader::with_capacity(
+                    capacity,
+                    ChunkedReader::new(plan, script),
+                    script.decoder.clone(),
+                );
+                let mut frames = Vec::new();
+                let stop = loop {
+                    match reader.read_each(|frame| frames.push(frame.into_owned())) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            assert!(matches!(reader.read_each(|_| {}), Ok(false)), "FC-21");
+                            break Stop::Clean;
+                        }
+                        Err(Error::Decode(err)) => {
+                            match reader.read_each(|frame| panic!("FC-19: lent {frame:?}")) {
+                                Err(Error::Decode(again)) => assert_eq!(again, err, "FC-19"),
+                                other => panic!("FC-19: a decode error must repeat, got {other:?}"),
+                            }
+                            break Stop::Error(err);
+                        }
+                        Err(Error::Io(err)) if err.kind() == io::ErrorKind::WouldBlock => {
+                            break Stop::Open
+                        }
+                        Err(other) => panic!("unexpected {other:?}"),
+                    }
+                };
+                assert_eq!(
+                    Outcome { frames, stop },
+                    script.expected,
+                    "{} / chunks {} / buffer {capacity}",
+                    script.name,
+                    plan.name
+                );
+                runs += 1;
+            }
+        }
+    }
+    runs
+}
+
+#[test]
+fn read_each_lends_each_hand_built_cases_frames_and_verdict_under_every_chunking() {
+    let scripts = cases();
+    assert_eq!(
+        read_each_every_script(&scripts),
+        scripts.len() * CHUNK_PLANS.len() * 3
+    );
+}
+
+#[test]
+fn read_each_passes_every_decode_vector_under_every_chunking() {
+    let scripts = vector_scripts();
+    assert_eq!(
+        read_each_every_script(&scripts),
+        scripts.len() * CHUNK_PLANS.len() * 3
+    );
+}
+
 #[test]
 fn scripts_agree_with_the_sans_io_decoder_driven_directly() {
     // The hand-built outcomes are counted by hand from the spec, the vectors' by their generator;

@@ -121,6 +121,74 @@ fn stream_every_script(scripts: &[Script]) -> usize {
     runs
 }
 
+/// Every script through `FrameStream::read_each` (frames lent, not owned), under every chunk
+/// plan and two buffer sizes, against a transport often not ready: the same outcome as the
+/// `Stream`, and once it ends it stays ended.
+fn read_each_every_script(scripts: &[Script]) -> usize {
+    let mut runs = 0;
+    for script in scripts {
+        for plan in CHUNK_PLANS {
+            for capacity in [1, 8 * 1024] {
+                let mut stream = FrameStream::with_capacity(
+                    capacity,
+                    ChunkedAsyncRead::new(plan, script),
+                    script.decoder.clone(),
+                );
+                let outcome = block_on(async {
+                    let mut frames = Vec::new();
+                    let stop = loop {
+                        match stream
+                            .read_each(|frame| frames.push(frame.into_owned()))
+                            .await
+                        {
+                            Ok(true) => {}
+                            Ok(false) => break Stop::Clean,
+                            Err(Error::Decode(err)) => break Stop::Error(err),
+                            Err(Error::Io(err)) if err.kind() == io::ErrorKind::WouldBlock => {
+                                assert!(!stream.is_terminated(), "an I/O error is not terminal");
+                                break Stop::Open;
+                            }
+                            Err(other) => panic!("{}: unexpected {other:?}", script.name),
+                        }
+                    };
+                    if stop != Stop::Open {
+                        assert!(stream.is_terminated(), "{}: FC-19, FC-21", script.name);
+                        let again =
+                            stream.read_each(|frame| panic!("lent {frame:?} after the end"));
+                        assert!(matches!(again.await, Ok(false)), "{}: fused", script.name);
+                    }
+                    Outcome { frames, stop }
+                });
+                assert_eq!(
+                    outcome, script.expected,
+                    "{} / chunks {} / buffer {capacity}",
+                    script.name, plan.name
+                );
+                runs += 1;
+            }
+        }
+    }
+    runs
+}
+
+#[test]
+fn read_each_lends_each_hand_built_cases_frames_and_verdict_under_every_chunking() {
+    let scripts = cases();
+    assert_eq!(
+        read_each_every_script(&scripts),
+        scripts.len() * CHUNK_PLANS.len() * 2
+    );
+}
+
+#[test]
+fn read_each_passes_every_decode_vector_under_every_chunking() {
+    let scripts = vector_scripts();
+    assert_eq!(
+        read_each_every_script(&scripts),
+        scripts.len() * CHUNK_PLANS.len() * 2
+    );
+}
+
 #[test]
 fn frame_stream_yields_each_hand_built_cases_frames_and_verdict_under_every_chunking() {
     // FC-18, FC-19, FC-21.

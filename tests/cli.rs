@@ -2,14 +2,71 @@
 #![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
+use framechat::io::{FrameReader, FrameWriter};
 use framechat::wire::PREFACE;
-use framechat::{Decoder, ErrorCode, Frame, Limits, Profile};
+use framechat::{Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
 
 const BIN: &str = env!("CARGO_BIN_EXE_framechat");
+
+/// A generous bound on waiting for a child's output: only a hang reaches it.
+const OUTPUT_WITHIN: Duration = Duration::from_secs(30);
+
+/// A child process killed on drop, so a failing assertion leaves no process behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `framechat serve` on a free port with `flags`; returns it and the address from its banner.
+fn serve(flags: &[&str]) -> (Reaped, String) {
+    let mut server = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0", "--metrics-interval", "0s"])
+        .args(["--log-level", "warn"])
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = BufReader::new(server.stderr.take().expect("piped stderr"));
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).expect("the banner");
+    // Keep draining it: a write to a closed pipe would fail the server's logging.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let addr = banner
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("an address ends the banner");
+    (Reaped(server), addr.to_string())
+}
+
+/// The lines a child prints, as they come.
+fn lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+fn next_line(lines: &mpsc::Receiver<String>) -> String {
+    lines
+        .recv_timeout(OUTPUT_WITHIN)
+        .expect("a line within the bound")
+}
 
 #[test]
 fn serve_shuts_down_gracefully_on_sigterm_and_prints_the_final_metrics() {
@@ -89,4 +146,93 @@ fn demo_prints_what_both_clients_received_and_the_final_metrics() {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
     assert!(stdout.contains("\"messages_total\": 7"), "{stdout}");
+}
+
+#[test]
+fn client_sends_each_stdin_line_prints_what_comes_back_and_ends_at_end_of_input() {
+    let (_server, addr) = serve(&[]);
+    let mut client = Reaped(
+        Command::new(BIN)
+            .args(["client", "--addr", &addr])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the client starts"),
+    );
+    let mut stdin = client.0.stdin.take().expect("piped stdin");
+    let printed = lines(client.0.stdout.take().expect("piped stdout"));
+    assert!(next_line(&printed).starts_with("welcome: you are peer "));
+    stdin.write_all("héllo\n".as_bytes()).expect("a line");
+    assert!(next_line(&printed).starts_with("echo: héllo  ("));
+    // End of input: the client ends its stream cleanly, the server closes, the client exits.
+    drop(stdin);
+    assert!(client.0.wait().expect("the client exits").success());
+}
+
+#[test]
+fn client_adopts_the_larger_limit_its_server_announces_in_welcome() {
+    // §4.4: the server's limit is four times the client's default; a peer's 2 MiB message is
+    // then a BROADCAST above the client's own limit, which it must accept.
+    let server_limits = Limits::new(4 << 20).expect("a valid limit");
+    let max = server_limits.max_frame_len().to_string();
+    let (_server, addr) = serve(&["--max-frame-len", &max]);
+    let peer = TcpStream::connect(&addr).expect("connect");
+    let mut peer_frames = FrameReader::new(
+        peer.try_clone().expect("clone"),
+        Decoder::client(Profile::Typed, server_limits),
+    );
+    let mut peer_writer = FrameWriter::new(peer, Encoder::client(Profile::Typed, server_limits));
+    peer_writer.flush().expect("preface");
+    let Ok(Some(Frame::Welcome { peer_id, .. })) = peer_frames.read_frame() else {
+        panic!("§8.3: WELCOME first")
+    };
+
+    let mut client = Reaped(
+        Command::new(BIN)
+            .args(["client", "--addr", &addr])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the client starts"),
+    );
+    let stdin = client.0.stdin.take().expect("piped stdin");
+    let printed = lines(client.0.stdout.take().expect("piped stdout"));
+    assert!(next_line(&printed).contains(&format!("(max frame {max} bytes)")));
+    let text = "z".repeat(2 << 20);
+    peer_writer
+        .write_frame(Frame::Chat {
+            sent_at: UnixMicros::now(),
+            text: &text,
+        })
+        .expect("within the server's limit");
+    let broadcast = next_line(&printed);
+    let expected = format!("peer {peer_id}: {text}  (");
+    assert!(
+        broadcast.starts_with(&expected),
+        "the whole message, not FrameTooLarge: {:.80}",
+        broadcast
+    );
+    drop(stdin);
+    assert!(client.0.wait().expect("the client exits").success());
+}
+
+#[test]
+fn client_reports_a_refused_connection_once_prefixed_and_fails() {
+    // A port just freed: nothing listens there.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let output = Command::new(BIN)
+        .args(["client", "--addr", &addr.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("the client runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The layer, then the transport's own words, after one prefix.
+    assert!(
+        stderr.starts_with("framechat: transport I/O failed: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("framechat").count(), 1, "{stderr}");
 }

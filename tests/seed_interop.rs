@@ -76,24 +76,33 @@ fn the_framechat_client_talks_to_the_seed_server() {
         let limits = Limits::default();
         let mut r1 = FrameStream::new(first.clone(), Decoder::client(Profile::Legacy, limits));
         let mut w1 = FrameSink::new(first, Encoder::client(Profile::Legacy, limits));
-        let mut r2 = FrameStream::new(second, Decoder::client(Profile::Legacy, limits));
-        // The seed server registers a client in its accept thread: give it a moment.
-        task::sleep(Duration::from_millis(200)).await;
+        let mut r2 = FrameStream::new(second.clone(), Decoder::client(Profile::Legacy, limits));
+        let mut w2 = FrameSink::new(second, Encoder::client(Profile::Legacy, limits));
+        // A generous bound: only a lost frame reaches it.
+        let wait = Duration::from_secs(10);
+        // The seed server registers a client in its accept thread, after `connect` returned. The
+        // second client's echo proves it registered; the first, accepted before it, receives
+        // the message as a peer once it is registered too.
+        w2.send(Frame::Text("ready".to_string()))
+            .await
+            .expect("send");
+        let ready_echo = async_std::future::timeout(wait, r2.next()).await;
+        let ready_peer = async_std::future::timeout(wait, r1.next()).await;
         w1.send(Frame::Text("héllo".to_string()))
             .await
             .expect("send");
-        let wait = Duration::from_secs(10);
         let echo = async_std::future::timeout(wait, r1.next()).await;
         let peer = async_std::future::timeout(wait, r2.next()).await;
-        (echo, peer)
+        [ready_echo, ready_peer, echo, peer]
     });
     let _ = seed.kill();
     let _ = seed.wait();
-    let (echo, peer) = result;
-    let text = |r: Result<Option<Result<Frame, framechat::io::Error>>, _>| match r {
+    let texts = result.map(|received| match received {
         Ok(Some(Ok(Frame::Text(text)))) => text,
         other => panic!("expected a legacy text, got {other:?}"),
-    };
-    assert_eq!(text(echo), "echo: héllo");
-    assert_eq!(text(peer), "peer: héllo");
+    });
+    assert_eq!(
+        texts,
+        ["echo: ready", "peer: ready", "echo: héllo", "peer: héllo"]
+    );
 }

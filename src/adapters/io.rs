@@ -1,8 +1,9 @@
 //! Blocking adapters over `std::io` (feature `std`): [`FrameReader`] and [`FrameWriter`].
 //!
-//! Both are thin shells over the sans-IO [`Decoder`] and [`Encoder`]: they own a byte buffer and
-//! move bytes between it and the transport, and follow the crate's driving recipe step by step.
-//! Their [`Error`] is also the error of the async adapters (`framechat::tokio`, `framechat::futures`).
+//! Both are thin shells that follow the crate's [driving recipe](crate#the-driving-loop-a-recipe)
+//! through the adapters' shared sans-IO halves; they only make the blocking calls. Their
+//! [`Error`] is the one error of every adapter (`framechat::futures::Error` and
+//! `framechat::tokio::Error` are the same type).
 //!
 //! ```
 //! use framechat::io::{FrameReader, FrameWriter};
@@ -22,98 +23,15 @@
 //! # Ok::<(), framechat::io::Error>(())
 //! ```
 
-use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 
-use crate::{DecodeError, Decoder, EncodeError, Encoder, Frame};
+use crate::adapters::core::{ReadHalf, ReadStep, WriteHalf};
+use crate::{Decoder, Encoder, Frame};
+
+pub use crate::adapters::error::Error;
 
 /// Size of the read buffer of [`FrameReader::new`] and `framechat::futures::FrameStream::new`.
 pub const DEFAULT_READ_BUFFER: usize = 8 * 1024;
-
-/// The error of every I/O adapter: the transport's, or the codec's, kept typed.
-///
-/// Reading yields [`Io`](Error::Io) or [`Decode`](Error::Decode); writing yields
-/// [`Io`](Error::Io) or [`Encode`](Error::Encode). The codec's error is returned by
-/// [`source`](std::error::Error::source) and can be matched directly:
-///
-/// ```
-/// use framechat::io::{Error, FrameReader};
-/// use framechat::{DecodeErrorKind, Decoder, Limits, Part, Profile};
-///
-/// // A legacy stream cut inside a payload: 5 bytes declared, 3 sent.
-/// let stream: &[u8] = b"\x00\x00\x00\x05abc";
-/// let mut reader = FrameReader::new(stream, Decoder::client(Profile::Legacy, Limits::default()));
-/// match reader.read_frame() {
-///     Err(Error::Decode(err)) => {
-///         assert_eq!(err.kind, DecodeErrorKind::Truncated { part: Part::Payload, received: 3, expected: 5 });
-///         assert_eq!(err.offset, 7);
-///     }
-///     other => panic!("FC-21: expected Truncated, got {other:?}"),
-/// }
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// The transport failed.
-    Io(io::Error),
-    /// The peer sent a stream §3–§6 forbid, or cut it inside a frame. Terminal (FC-19).
-    Decode(DecodeError),
-    /// The caller asked for a frame §7 forbids; nothing was written (FC-23).
-    Encode(EncodeError),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The detail is the source's: `Display` names the layer only, so chains print it once.
-        f.write_str(match self {
-            Error::Io(_) => "framechat transport I/O failed",
-            Error::Decode(_) => "framechat peer sent an invalid stream",
-            Error::Encode(_) => "framechat frame refused by the encoder",
-        })
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(err) => Some(err),
-            Error::Decode(err) => Some(err),
-            Error::Encode(err) => Some(err),
-        }
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(err: io::Error) -> Error {
-        Error::Io(err)
-    }
-}
-
-impl From<DecodeError> for Error {
-    fn from(err: DecodeError) -> Error {
-        Error::Decode(err)
-    }
-}
-
-impl From<EncodeError> for Error {
-    fn from(err: EncodeError) -> Error {
-        Error::Encode(err)
-    }
-}
-
-/// For callers whose signatures speak `io::Error`: the transport's error is returned as is, a
-/// decode error becomes [`InvalidData`](io::ErrorKind::InvalidData) and an encode error
-/// [`InvalidInput`](io::ErrorKind::InvalidInput), each still reachable by
-/// [`io::Error::get_ref`] and `downcast_ref`.
-impl From<Error> for io::Error {
-    fn from(err: Error) -> io::Error {
-        match err {
-            Error::Io(err) => err,
-            Error::Decode(err) => io::Error::new(io::ErrorKind::InvalidData, err),
-            Error::Encode(err) => io::Error::new(io::ErrorKind::InvalidInput, err),
-        }
-    }
-}
 
 /// Reads owned frames from a [`Read`]: the decoding half of the driving recipe (steps 2, 3, 5, 6).
 ///
@@ -127,7 +45,8 @@ impl From<Error> for io::Error {
 /// The reader keeps its own buffer ([`DEFAULT_READ_BUFFER`] bytes, or
 /// [`with_capacity`](FrameReader::with_capacity)); wrapping the transport in a `BufReader` adds
 /// nothing. It is also an [`Iterator`] of `Result<Frame, Error>` that ends after a decode error
-/// or the end of stream.
+/// or the end of stream. [`read_each`](FrameReader::read_each) lends frames instead, without an
+/// allocation per frame.
 ///
 /// ```no_run
 /// use std::net::TcpStream;
@@ -143,13 +62,7 @@ impl From<Error> for io::Error {
 #[derive(Debug)]
 pub struct FrameReader<R> {
     inner: R,
-    decoder: Decoder,
-    /// Bytes read from `inner`; `buf[pos..len]` is not yet given to the decoder.
-    buf: Box<[u8]>,
-    pos: usize,
-    len: usize,
-    /// `inner` returned end of stream; the decoder has been told (`finish`).
-    eof: bool,
+    half: ReadHalf,
     /// The iterator returned its last item.
     fused: bool,
 }
@@ -168,61 +81,107 @@ impl<R: Read> FrameReader<R> {
     pub fn with_capacity(capacity: usize, inner: R, decoder: Decoder) -> FrameReader<R> {
         FrameReader {
             inner,
-            decoder,
-            buf: vec![0; capacity.max(1)].into_boxed_slice(),
-            pos: 0,
-            len: 0,
-            eof: false,
+            half: ReadHalf::new(decoder, capacity),
             fused: false,
         }
+    }
+
+    /// Adopts the limit a typed server announces in WELCOME (§4.4) for every frame after it.
+    ///
+    /// A client's decoder starts with its own limit, and a server may be configured with a larger
+    /// one: without this, the first frame above the client's limit is a `FrameTooLarge` error.
+    /// With it, WELCOME's `max_frame_len` replaces the decoder's limit before the next frame is
+    /// decoded (as [`Decoder::set_limits`] would by hand).
+    ///
+    /// ```
+    /// use framechat::io::{Error, FrameReader};
+    /// use framechat::{Decoder, DecodeErrorKind, Encoder, Frame, Limits, Profile, UnixMicros};
+    ///
+    /// // A server configured with L = 4 MiB says so in WELCOME, then echoes a 2 MiB message.
+    /// let server_limits = Limits::new(4 << 20)?;
+    /// let mut server = Encoder::server(Profile::Typed, server_limits);
+    /// let mut wire = Vec::new();
+    /// let welcome = Frame::Welcome { peer_id: 1, max_frame_len: server_limits.max_frame_len() };
+    /// server.encode(welcome, &mut wire)?;
+    /// let text = "x".repeat(2 << 20);
+    /// server.encode(Frame::Echo { sent_at: UnixMicros(1), relayed_at: UnixMicros(2), text: &text }, &mut wire)?;
+    ///
+    /// // The client's own limit is the default, 1 MiB.
+    /// let client = || Decoder::client(Profile::Typed, Limits::default());
+    /// let mut adopting = FrameReader::new(&wire[..], client()).adopt_welcome_limit();
+    /// assert!(matches!(adopting.read_frame()?, Some(Frame::Welcome { .. })));
+    /// assert_eq!(adopting.read_frame()?.and_then(|echo| echo.text().map(str::len)), Some(2 << 20));
+    ///
+    /// let mut keeping_its_own = FrameReader::new(&wire[..], client());
+    /// keeping_its_own.read_frame()?; // WELCOME
+    /// match keeping_its_own.read_frame() {
+    ///     Err(Error::Decode(err)) => assert!(matches!(err.kind, DecodeErrorKind::FrameTooLarge { limit: 1048576, .. })),
+    ///     other => panic!("expected FrameTooLarge, got {other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn adopt_welcome_limit(mut self) -> FrameReader<R> {
+        self.half.adopt_welcome_limit();
+        self
     }
 
     /// The next frame; `Ok(None)` once the stream has ended cleanly between frames.
     pub fn read_frame(&mut self) -> Result<Option<Frame>, Error> {
         loop {
-            if self.pos < self.len {
-                // Step 3: decode, advance by exactly `consumed`, own the frame before the next read
-                // overwrites the bytes it may borrow.
-                let decoded = self.decoder.decode(&self.buf[self.pos..self.len])?;
-                self.pos += decoded.consumed;
-                if let Some(frame) = decoded.frame {
-                    return Ok(Some(frame.into_owned()));
+            match self.half.step()? {
+                // Owned before the next read overwrites the bytes it may borrow.
+                ReadStep::Frame(frame) => return Ok(Some(frame.into_owned())),
+                ReadStep::End => return Ok(None),
+                ReadStep::NeedRead => {
+                    let read = self.inner.read(self.half.read_buf());
+                    self.half.filled(read)?;
                 }
-                continue;
             }
-            if self.eof {
-                // Step 6, again: the decoder repeats its verdict (clean end or the same error).
-                self.decoder.finish()?;
-                return Ok(None);
-            }
-            // A decoder that failed reports its error without reading more of the transport.
-            if let Some(err) = self.decoder.error() {
-                return Err(Error::Decode(err));
-            }
-            match self.inner.read(&mut self.buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    self.decoder.finish()?;
-                    return Ok(None);
+        }
+    }
+
+    /// Lends every frame already buffered to `on_frame`, or if there is none, reads once and
+    /// lends every frame those bytes complete: no allocation per frame. `Ok(false)` once the
+    /// stream has ended cleanly; errors as [`read_frame`](FrameReader::read_frame).
+    ///
+    /// ```
+    /// use framechat::io::FrameReader;
+    /// use framechat::{Decoder, Limits, Profile};
+    ///
+    /// let wire: &[u8] = b"\x00\x00\x00\x01a\x00\x00\x00\x02bc";
+    /// let mut reader = FrameReader::new(wire, Decoder::client(Profile::Legacy, Limits::default()));
+    /// let mut total = 0;
+    /// while reader.read_each(|frame| total += frame.payload_len())? {}
+    /// assert_eq!(total, 3);
+    /// # Ok::<(), framechat::io::Error>(())
+    /// ```
+    pub fn read_each(&mut self, mut on_frame: impl FnMut(Frame<&str>)) -> Result<bool, Error> {
+        let mut lent_or_read = false;
+        loop {
+            match self.half.step()? {
+                ReadStep::Frame(frame) => {
+                    on_frame(frame);
+                    lent_or_read = true;
                 }
-                Ok(n) => {
-                    self.pos = 0;
-                    self.len = n;
+                ReadStep::End => return Ok(false),
+                ReadStep::NeedRead if lent_or_read => return Ok(true),
+                ReadStep::NeedRead => {
+                    let read = self.inner.read(self.half.read_buf());
+                    lent_or_read = read.is_ok();
+                    self.half.filled(read)?;
                 }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(Error::Io(err)),
             }
         }
     }
 
     /// The decoder: its profile, stream offset, frame counts.
     pub fn decoder(&self) -> &Decoder {
-        &self.decoder
+        self.half.decoder()
     }
 
     /// Bytes read from the transport but not yet given to the decoder.
     pub fn buffer(&self) -> &[u8] {
-        &self.buf[self.pos..self.len]
+        self.half.buffered()
     }
 
     /// The transport.
@@ -271,8 +230,9 @@ impl<R: Read> Iterator for FrameReader<R> {
 /// fails part-way, the unwritten bytes stay queued, in order, and go out first on the next
 /// `write_frame` or [`flush`](FrameWriter::flush): no frame is ever half-written by the adapter,
 /// so a non-blocking transport's `WouldBlock` is safe to retry. An [`Error::Io`] from
-/// `write_frame` thus means the frame was accepted and queued: do not write it again. A typed client's preface is queued
-/// when the writer is built (FC-3, FC-25): call `flush` to send it before the first frame.
+/// `write_frame` thus means the frame was accepted and queued: do not write it again. A typed
+/// client's preface is queued when the writer is built (FC-3, FC-25): call `flush` to send it
+/// before the first frame.
 ///
 /// ```no_run
 /// use std::net::TcpStream;
@@ -288,22 +248,15 @@ impl<R: Read> Iterator for FrameReader<R> {
 #[derive(Debug)]
 pub struct FrameWriter<W> {
     inner: W,
-    encoder: Encoder,
-    /// Encoded bytes; `out[written..]` is not yet accepted by `inner`.
-    out: Vec<u8>,
-    written: usize,
+    half: WriteHalf,
 }
 
 impl<W: Write> FrameWriter<W> {
     /// A writer of frames to `inner` through `encoder`; a preface the encoder owes is queued now.
-    pub fn new(inner: W, mut encoder: Encoder) -> FrameWriter<W> {
-        let mut out = Vec::new();
-        encoder.write_preface(&mut out);
+    pub fn new(inner: W, encoder: Encoder) -> FrameWriter<W> {
         FrameWriter {
             inner,
-            encoder,
-            out,
-            written: 0,
+            half: WriteHalf::new(encoder),
         }
     }
 
@@ -313,9 +266,8 @@ impl<W: Write> FrameWriter<W> {
     /// [`Frame::as_ref`]. This does not flush `inner`: call [`flush`](FrameWriter::flush) if it
     /// buffers.
     pub fn write_frame(&mut self, frame: Frame<&str>) -> Result<(), Error> {
-        self.encoder.encode(frame, &mut self.out)?;
-        self.write_queued()?;
-        Ok(())
+        self.half.encode(frame)?;
+        self.write_queued()
     }
 
     /// Writes everything queued, then flushes `inner`.
@@ -327,12 +279,12 @@ impl<W: Write> FrameWriter<W> {
 
     /// Bytes encoded but not yet accepted by the transport.
     pub fn queued(&self) -> &[u8] {
-        &self.out[self.written..]
+        self.half.queued()
     }
 
     /// The encoder: its profile and role.
     pub fn encoder(&self) -> &Encoder {
-        &self.encoder
+        self.half.encoder()
     }
 
     /// The transport.
@@ -351,17 +303,11 @@ impl<W: Write> FrameWriter<W> {
         Ok(self.inner)
     }
 
-    fn write_queued(&mut self) -> io::Result<()> {
-        while self.written < self.out.len() {
-            match self.inner.write(&self.out[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
+    fn write_queued(&mut self) -> Result<(), Error> {
+        while !self.half.queued().is_empty() {
+            let write = self.inner.write(self.half.queued());
+            self.half.wrote(write)?;
         }
-        self.out.clear();
-        self.written = 0;
         Ok(())
     }
 }

@@ -2,9 +2,10 @@
 //! `FramedRead` and `FramedWrite`.
 //!
 //! [`FrameCodec`] implements [`tokio_util::codec::Decoder`] and
-//! [`tokio_util::codec::Encoder`] for owned [`Frame`]s, over one sans-IO
-//! [`Decoder`] and [`Encoder`]. Its error is
-//! [`crate::io::Error`], which keeps the codec's errors typed.
+//! [`tokio_util::codec::Encoder`] for owned [`Frame`]s, over one sans-IO [`Decoder`] and
+//! [`Encoder`], following the crate's [driving recipe](crate#the-driving-loop-a-recipe) with
+//! tokio-util's buffers in place of its own. Its [`Error`] is the one error of every adapter,
+//! which keeps the codec's errors typed.
 //!
 //! ```
 //! use framechat::tokio::FrameCodec;
@@ -20,7 +21,7 @@
 //! assert_eq!(server.decode(&mut wire)?, Some(Frame::Text("hi".to_string())));
 //! assert!(wire.is_empty());
 //! assert_eq!(server.decode_eof(&mut wire)?, None); // a clean end (FC-21)
-//! # Ok::<(), framechat::io::Error>(())
+//! # Ok::<(), framechat::tokio::Error>(())
 //! ```
 
 use alloc::vec::Vec;
@@ -28,8 +29,10 @@ use alloc::vec::Vec;
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder as TokioDecoder, Encoder as TokioEncoder, Framed, FramedParts};
 
-use crate::io::Error;
+use crate::adapters::core::WelcomeLimit;
 use crate::{Decoder, Encoder, Frame, Limits, Profile};
+
+pub use crate::adapters::error::Error;
 
 /// The framechat codec for `tokio_util::codec`: one connection's decoder and encoder.
 ///
@@ -53,7 +56,7 @@ use crate::{Decoder, Encoder, Frame, Limits, Profile};
 /// buffers.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), framechat::io::Error> {
+/// # async fn run() -> Result<(), framechat::tokio::Error> {
 /// use futures_util::{SinkExt, StreamExt};
 /// use framechat::tokio::FrameCodec;
 /// use framechat::{Frame, Limits, Profile, UnixMicros};
@@ -73,6 +76,7 @@ pub struct FrameCodec {
     encoder: Encoder,
     /// Reused for every frame: the encoder writes into a `Vec<u8>`, `encode` copies it once.
     scratch: Vec<u8>,
+    welcome: WelcomeLimit,
 }
 
 impl FrameCodec {
@@ -82,7 +86,35 @@ impl FrameCodec {
             decoder,
             encoder,
             scratch: Vec::new(),
+            welcome: WelcomeLimit::default(),
         }
+    }
+
+    /// Adopts the limit a typed server announces in WELCOME (§4.4) for every frame after it, as
+    /// [`FrameReader::adopt_welcome_limit`](crate::io::FrameReader::adopt_welcome_limit) does.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tokio_util::codec::Decoder as _;
+    /// use framechat::tokio::FrameCodec;
+    /// use framechat::{Encoder, Frame, Limits, Profile, UnixMicros};
+    ///
+    /// // WELCOME with L = 4 MiB, then a 2 MiB ECHO: above the client's default of 1 MiB.
+    /// let mut server = Encoder::server(Profile::Typed, Limits::new(4 << 20)?);
+    /// let mut wire = Vec::new();
+    /// server.encode(Frame::Welcome { peer_id: 1, max_frame_len: 4 << 20 }, &mut wire)?;
+    /// let text = "x".repeat(2 << 20);
+    /// server.encode(Frame::Echo { sent_at: UnixMicros(1), relayed_at: UnixMicros(2), text: &text }, &mut wire)?;
+    ///
+    /// let mut codec = FrameCodec::client(Profile::Typed, Limits::default()).adopt_welcome_limit();
+    /// let mut src = BytesMut::from(&wire[..]);
+    /// assert!(matches!(codec.decode(&mut src)?, Some(Frame::Welcome { .. })));
+    /// assert!(matches!(codec.decode(&mut src)?, Some(Frame::Echo { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn adopt_welcome_limit(mut self) -> FrameCodec {
+        self.welcome.enabled = true;
+        self
     }
 
     /// A client's codec: it decodes what a server sends and encodes what a client sends.
@@ -127,9 +159,13 @@ impl TokioDecoder for FrameCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        self.welcome.apply(&mut self.decoder);
         // One call consumes up to the end of the first complete frame, or all of `src`.
         let decoded = self.decoder.decode(&src[..])?;
         let consumed = decoded.consumed;
+        if let Some(frame) = &decoded.frame {
+            self.welcome.note(frame);
+        }
         // The frame may borrow from `src`: own it before `src` moves.
         let frame = decoded.frame.map(Frame::into_owned);
         src.advance(consumed);

@@ -8,24 +8,29 @@
 //! either profile, the seed's Python server (legacy), or a NATS server (every client subscribes to one
 //! subject and publishes to it, so it receives its own message back and every other client's).
 
+mod nats;
+
 use std::collections::VecDeque;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_std::channel;
-use async_std::io::prelude::{ReadExt, WriteExt};
-use async_std::net::TcpStream;
+use async_std::net::Shutdown;
 use async_std::task;
+use clap::ValueEnum;
 use hdrhistogram::Histogram;
 
-use crate::client::{self, ClientError};
-use framechat::server::{Server, ServerConfig};
+use crate::client::{self, Reader, Writer};
+use crate::AnyError;
+use framechat::futures::Error;
+use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot};
 use framechat::{Frame, Limits, Profile, UnixMicros};
 
 /// Which server protocol the bench speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Target {
     /// framechat's typed profile: latency from the frames' `sent_at`, sender to every receiver.
     Typed,
@@ -67,13 +72,18 @@ pub(crate) struct BenchConfig {
     pub utilization: f64,
 }
 
+impl BenchConfig {
+    /// Messages each client sends by default.
+    pub(crate) const DEFAULT_MESSAGES: u64 = 1000;
+}
+
 impl Default for BenchConfig {
     fn default() -> Self {
         BenchConfig {
             addr: None,
             target: Target::Typed,
             clients: 50,
-            load: Load::Messages(1000),
+            load: Load::Messages(Self::DEFAULT_MESSAGES),
             size: 16,
             window: 1,
             drain: Duration::from_secs(5),
@@ -138,40 +148,73 @@ struct Tally {
     clients_done: AtomicU64,
 }
 
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            deliveries: AtomicU64::new(0),
+            echoes: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            latency_us: Mutex::new(latency_histogram()),
+            last_delivery: Mutex::new(None),
+            stop_sending: AtomicBool::new(false),
+            senders_done: AtomicU64::new(0),
+            clients_done: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Latencies from 1 µs to 10 minutes, 3 significant digits.
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("static histogram bounds")
+}
+
+/// `framechat bench`: runs the bench with a progress bar on a terminal, then prints the report.
+pub(crate) async fn command(config: BenchConfig, json: bool) -> Result<(), AnyError> {
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:30}] sent {pos}/{len} ({per_sec})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let report = run(&config, |sent, quota| {
+        if let Some(bar) = &bar {
+            bar.set_length(quota.max(sent));
+            bar.set_position(sent);
+        }
+    })
+    .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// How often `run` reports progress while the clients work.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
 /// Runs the bench; `progress` is called about 10 times a second with (messages sent, messages to
 /// send in all, or 0 for a timed load).
 pub(crate) async fn run(
     config: &BenchConfig,
     mut progress: impl FnMut(u64, u64),
-) -> Result<Report, ClientError> {
-    let mut in_process = None;
-    let addr = match config.addr {
-        Some(addr) => addr,
+) -> Result<Report, Error> {
+    let (addr, in_process) = match config.addr {
+        Some(addr) => (addr, None),
         None => {
-            let server = Server::bind(ServerConfig {
-                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                metrics_interval: None,
-                ..ServerConfig::default()
-            })
-            .await?;
-            let addr = server.local_addr();
-            let handle = server.handle();
-            in_process = Some((handle, task::spawn(server.run())));
-            addr
+            let server = InProcessServer::start().await?;
+            (server.handle.local_addr(), Some(server))
         }
     };
-    let tally = Arc::new(Tally {
-        deliveries: AtomicU64::new(0),
-        echoes: AtomicU64::new(0),
-        sent: AtomicU64::new(0),
-        latency_us: Mutex::new(
-            Histogram::new_with_bounds(1, 600_000_000, 3).expect("static histogram bounds"),
-        ),
-        last_delivery: Mutex::new(None),
-        stop_sending: AtomicBool::new(false),
-        senders_done: AtomicU64::new(0),
-        clients_done: AtomicU64::new(0),
-    });
+    let tally = Arc::new(Tally::new());
     // Dropping `go` starts every client at once.
     let (go, ready) = channel::bounded::<()>(1);
     let mut clients = Vec::with_capacity(config.clients);
@@ -205,7 +248,7 @@ pub(crate) async fn run(
         Load::Duration(_) => 0,
     };
     while tally.clients_done.load(Relaxed) < config.clients as u64 {
-        task::sleep(Duration::from_millis(100)).await;
+        task::sleep(PROGRESS_EVERY).await;
         progress(tally.sent.load(Relaxed), quota);
     }
     for client in clients {
@@ -219,99 +262,123 @@ pub(crate) async fn run(
         .unwrap_or_else(Instant::now);
     let elapsed_s = last.duration_since(start).as_secs_f64().max(1e-9);
     let server_relay_ms = match in_process {
-        Some((handle, running)) => {
-            let avg = handle.metrics().avg_service_ms;
-            handle.shutdown();
-            let _ = running.await;
-            Some(avg)
-        }
+        Some(server) => Some(server.stop().await.avg_service_ms),
         None => None,
     };
-    let expected_per_message = config.clients as u64;
-    let sent = tally.sent.load(Relaxed);
-    let deliveries = tally.deliveries.load(Relaxed);
-    let echoes = tally.echoes.load(Relaxed);
-    let echo_rps = echoes as f64 / elapsed_s;
-    let avg_service_ms = if echo_rps > 0.0 { 1e3 / echo_rps } else { 0.0 };
-    let rps_per_node = if avg_service_ms > 0.0 {
-        1e3 / avg_service_ms
-    } else {
-        0.0
-    };
-    let latency_us = match tally.latency_us.lock() {
-        Ok(h) if !h.is_empty() => [
-            h.value_at_quantile(0.5),
-            h.value_at_quantile(0.9),
-            h.value_at_quantile(0.99),
-            h.value_at_quantile(0.999),
-            h.max(),
-        ],
-        _ => [0; 5],
-    };
-    Ok(Report {
-        target: config.target,
-        clients: config.clients,
-        size: config.size,
-        window: config.window,
-        messages_sent: sent,
-        elapsed_s,
-        echo_rps,
-        deliveries_per_s: deliveries as f64 / elapsed_s,
-        deliveries,
-        lost: (sent * expected_per_message).saturating_sub(deliveries),
-        server_relay_ms,
-        avg_service_ms,
-        latency_us,
-        rps_per_node,
-        cluster_rps: config.nodes * rps_per_node * config.utilization,
-        nodes: config.nodes,
-        utilization: config.utilization,
-    })
+    Ok(Report::new(config, &tally, elapsed_s, server_relay_ms))
+}
+
+/// The framechat server `run` starts when it is given no address.
+struct InProcessServer {
+    handle: ServerHandle,
+    running: task::JoinHandle<std::io::Result<Snapshot>>,
+}
+
+impl InProcessServer {
+    async fn start() -> Result<InProcessServer, Error> {
+        let server = Server::bind(ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_interval: None,
+            ..ServerConfig::default()
+        })
+        .await?;
+        Ok(InProcessServer {
+            handle: server.handle(),
+            running: task::spawn(server.run()),
+        })
+    }
+
+    /// Shuts the server down; returns its metrics from before the shutdown.
+    async fn stop(self) -> Snapshot {
+        let metrics = self.handle.metrics();
+        self.handle.shutdown();
+        let _ = self.running.await;
+        metrics
+    }
+}
+
+impl Report {
+    fn new(
+        config: &BenchConfig,
+        tally: &Tally,
+        elapsed_s: f64,
+        server_relay_ms: Option<f64>,
+    ) -> Report {
+        let expected_per_message = config.clients as u64;
+        let sent = tally.sent.load(Relaxed);
+        let deliveries = tally.deliveries.load(Relaxed);
+        let echoes = tally.echoes.load(Relaxed);
+        let echo_rps = echoes as f64 / elapsed_s;
+        let avg_service_ms = if echo_rps > 0.0 { 1e3 / echo_rps } else { 0.0 };
+        let rps_per_node = if avg_service_ms > 0.0 {
+            1e3 / avg_service_ms
+        } else {
+            0.0
+        };
+        let latency_us = match tally.latency_us.lock() {
+            Ok(h) if !h.is_empty() => [
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.9),
+                h.value_at_quantile(0.99),
+                h.value_at_quantile(0.999),
+                h.max(),
+            ],
+            _ => [0; 5],
+        };
+        Report {
+            target: config.target,
+            clients: config.clients,
+            size: config.size,
+            window: config.window,
+            messages_sent: sent,
+            elapsed_s,
+            echo_rps,
+            deliveries_per_s: deliveries as f64 / elapsed_s,
+            deliveries,
+            lost: (sent * expected_per_message).saturating_sub(deliveries),
+            server_relay_ms,
+            avg_service_ms,
+            latency_us,
+            rps_per_node,
+            cluster_rps: config.nodes * rps_per_node * config.utilization,
+            nodes: config.nodes,
+            utilization: config.utilization,
+        }
+    }
 }
 
 /// One bench client's connection, in the protocol of the run.
 enum Connection {
-    Framechat {
-        reader: client::ClientReader,
-        writer: client::ClientWriter,
-    },
-    Nats {
-        stream: TcpStream,
-        /// Bytes read past the handshake.
-        leftover: Vec<u8>,
-    },
+    Framechat { reader: Reader, writer: Writer },
+    Nats(nats::Connection),
 }
 
 /// A client's sending half.
 enum BenchWriter {
     Framechat {
-        writer: client::ClientWriter,
+        writer: Writer,
         /// Legacy only: send times, for the echo round trip (echoes return in order).
-        send_times: Option<Arc<Mutex<VecDeque<Instant>>>>,
+        send_times: Option<SendTimes>,
+        /// Every message's text: one allocation for the whole run.
         text: String,
     },
-    Nats {
-        stream: Arc<async_std::sync::Mutex<TcpStream>>,
-        /// For shutdown, which needs no lock.
-        raw: TcpStream,
-        me: u64,
-        size: usize,
-        message: Vec<u8>,
-    },
+    Nats(nats::Writer),
 }
+
+type SendTimes = Arc<Mutex<VecDeque<Instant>>>;
 
 impl BenchWriter {
     /// Ends the connection, so the reader's pending read returns.
     fn shutdown(&self) {
         match self {
-            BenchWriter::Framechat { writer, .. } => writer.shutdown(),
-            BenchWriter::Nats { raw, .. } => {
-                let _ = raw.shutdown(std::net::Shutdown::Both);
+            BenchWriter::Framechat { writer, .. } => {
+                let _ = writer.get_ref().shutdown(Shutdown::Both);
             }
+            BenchWriter::Nats(writer) => writer.shutdown(),
         }
     }
 
-    async fn send_one(&mut self) -> Result<(), ClientError> {
+    async fn send_one(&mut self) -> Result<(), Error> {
         match self {
             BenchWriter::Framechat {
                 writer,
@@ -323,25 +390,9 @@ impl BenchWriter {
                         times.push_back(Instant::now());
                     }
                 }
-                writer.send_message(text, UnixMicros::now()).await
+                client::send_message(writer, text, UnixMicros::now()).await
             }
-            BenchWriter::Nats {
-                stream,
-                me,
-                size,
-                message,
-                ..
-            } => {
-                // PUB bench <size>\r\n | sender id u64 | sent_at u64 | padding | \r\n
-                message.clear();
-                message.extend_from_slice(format!("PUB bench {size}\r\n").as_bytes());
-                message.extend_from_slice(&me.to_be_bytes());
-                message.extend_from_slice(&UnixMicros::now().0.to_be_bytes());
-                message.resize(message.len() + *size - 16, b'x');
-                message.extend_from_slice(b"\r\n");
-                stream.lock().await.write_all(message).await?;
-                Ok(())
-            }
+            BenchWriter::Nats(writer) => writer.send_one().await,
         }
     }
 }
@@ -364,8 +415,7 @@ impl Seen {
     fn new() -> Seen {
         Seen {
             echoes: 0,
-            latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
-                .expect("static histogram bounds"),
+            latency_us: latency_histogram(),
             last: None,
         }
     }
@@ -387,43 +437,22 @@ const POLL: Duration = Duration::from_millis(10);
 /// How long legacy clients wait after connecting before the load starts.
 const LEGACY_SETTLE: Duration = Duration::from_millis(250);
 
-fn protocol_error(what: String) -> ClientError {
-    ClientError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, what))
+/// The server broke the protocol the bench speaks with it.
+fn protocol_error(what: String) -> Error {
+    Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, what))
 }
 
 impl Connection {
-    async fn open(addr: SocketAddr, target: Target) -> Result<Connection, ClientError> {
+    async fn open(addr: SocketAddr, target: Target) -> Result<Connection, Error> {
         let profile = match target {
             Target::Typed => Profile::Typed,
             Target::Legacy => Profile::Legacy,
-            Target::Nats => {
-                let mut stream = TcpStream::connect(addr).await?;
-                stream.set_nodelay(true)?;
-                let mut buf = Vec::new();
-                read_line(&mut stream, &mut buf).await?; // INFO {...}
-                stream
-                    .write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB bench 1\r\nPING\r\n")
-                    .await?;
-                // PONG confirms the subscription is registered before anyone publishes.
-                loop {
-                    let line = read_line(&mut stream, &mut buf).await?;
-                    if line.starts_with(b"PONG") {
-                        break;
-                    }
-                    if line.starts_with(b"-ERR") {
-                        return Err(protocol_error(String::from_utf8_lossy(&line).into_owned()));
-                    }
-                }
-                return Ok(Connection::Nats {
-                    stream,
-                    leftover: buf,
-                });
-            }
+            Target::Nats => return Ok(Connection::Nats(nats::Connection::open(addr).await?)),
         };
         let (mut reader, writer) = client::connect(addr, profile, Limits::default()).await?;
         if profile == Profile::Typed {
             // WELCOME first (§8.3); it is not part of the workload.
-            match reader.recv().await? {
+            match futures_lite::StreamExt::try_next(&mut reader).await? {
                 Some(Frame::Welcome { .. }) => {}
                 other => return Err(protocol_error(format!("expected WELCOME, got {other:?}"))),
             }
@@ -432,17 +461,12 @@ impl Connection {
     }
 
     /// Sends closed-loop and reads everything until the drain ends.
-    async fn drive(
-        self,
-        config: &BenchConfig,
-        tally: &Arc<Tally>,
-        me: u64,
-    ) -> Result<(), ClientError> {
+    async fn drive(self, config: &BenchConfig, tally: &Arc<Tally>, me: u64) -> Result<(), Error> {
         let (tokens, token) = channel::unbounded::<()>();
         let progress = Arc::new(Progress::default());
         let (mut writer, reading) = match self {
             Connection::Framechat { reader, writer } => {
-                let send_times = (writer.profile() == Profile::Legacy)
+                let send_times = (writer.encoder().profile() == Profile::Legacy)
                     .then(|| Arc::new(Mutex::new(VecDeque::new())));
                 let reading = task::spawn(read_framechat(
                     reader,
@@ -451,76 +475,21 @@ impl Connection {
                     send_times.clone(),
                 ));
                 let text = "x".repeat(config.size);
-                (
-                    BenchWriter::Framechat {
-                        writer,
-                        send_times,
-                        text,
-                    },
-                    reading,
-                )
-            }
-            Connection::Nats { stream, leftover } => {
-                let stream_for_shutdown = stream.clone();
-                let shared = Arc::new(async_std::sync::Mutex::new(stream.clone()));
-                let reading = task::spawn(read_nats(
-                    stream,
-                    leftover,
-                    shared.clone(),
-                    me,
-                    progress.clone(),
-                    tokens,
-                ));
-                let writer = BenchWriter::Nats {
-                    stream: shared,
-                    raw: stream_for_shutdown,
-                    me,
-                    size: config.size.max(16),
-                    message: Vec::new(),
+                let writer = BenchWriter::Framechat {
+                    writer,
+                    send_times,
+                    text,
                 };
                 (writer, reading)
             }
-        };
-        let quota = match config.load {
-            Load::Messages(n) => n,
-            Load::Duration(_) => u64::MAX,
-        };
-        let mut sent = 0u64;
-        let sending: Result<(), ClientError> = async {
-            while sent < quota && !tally.stop_sending.load(Relaxed) {
-                if sent >= config.window as u64 {
-                    // An echo frees a slot; none within the drain time means it was lost.
-                    match async_std::future::timeout(config.drain, token.recv()).await {
-                        Ok(Ok(())) => {}
-                        _ => break,
-                    }
-                }
-                writer.send_one().await?;
-                sent += 1;
-                tally.sent.fetch_add(1, Relaxed);
+            Connection::Nats(connection) => {
+                let (writer, reading) = connection.start(me, config.size, progress.clone(), tokens);
+                (BenchWriter::Nats(writer), reading)
             }
-            Ok(())
-        }
-        .await;
+        };
+        let sending = send_closed_loop(&mut writer, config, tally, &token).await;
         tally.senders_done.fetch_add(1, Relaxed);
-        // Drain: once every sender is done, this client expects each sent message once. End the
-        // reader when it has them all, or when nothing has come for the drain time.
-        let mut last_count = progress.deliveries.load(Relaxed);
-        let mut last_change = Instant::now();
-        while !progress.reader_done.load(Relaxed) {
-            let count = progress.deliveries.load(Relaxed);
-            if count != last_count {
-                (last_count, last_change) = (count, Instant::now());
-            }
-            let all_sent = tally.senders_done.load(Relaxed) == config.clients as u64;
-            if all_sent
-                && (count >= tally.sent.load(Relaxed) || last_change.elapsed() > config.drain)
-            {
-                writer.shutdown();
-                break;
-            }
-            task::sleep(POLL).await;
-        }
+        drain(&writer, config, tally, &progress).await;
         let seen = reading.await?;
         tally
             .deliveries
@@ -530,12 +499,59 @@ impl Connection {
     }
 }
 
+/// Sends the client's quota (or until the timed load ends), with at most `window` messages whose
+/// echo has not come back; an echo that does not come within the drain time ends the sending.
+async fn send_closed_loop(
+    writer: &mut BenchWriter,
+    config: &BenchConfig,
+    tally: &Tally,
+    token: &channel::Receiver<()>,
+) -> Result<(), Error> {
+    let quota = match config.load {
+        Load::Messages(n) => n,
+        Load::Duration(_) => u64::MAX,
+    };
+    let mut sent = 0u64;
+    while sent < quota && !tally.stop_sending.load(Relaxed) {
+        if sent >= config.window as u64 {
+            match async_std::future::timeout(config.drain, token.recv()).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+        writer.send_one().await?;
+        sent += 1;
+        tally.sent.fetch_add(1, Relaxed);
+    }
+    Ok(())
+}
+
+/// Once every sender is done, a client expects each sent message once: the reader is ended when
+/// it has them all, or when nothing has come for the drain time.
+async fn drain(writer: &BenchWriter, config: &BenchConfig, tally: &Tally, progress: &Progress) {
+    let mut last_count = progress.deliveries.load(Relaxed);
+    let mut last_change = Instant::now();
+    while !progress.reader_done.load(Relaxed) {
+        let count = progress.deliveries.load(Relaxed);
+        if count != last_count {
+            (last_count, last_change) = (count, Instant::now());
+        }
+        let all_sent = tally.senders_done.load(Relaxed) == config.clients as u64;
+        if all_sent && (count >= tally.sent.load(Relaxed) || last_change.elapsed() > config.drain) {
+            writer.shutdown();
+            break;
+        }
+        task::sleep(POLL).await;
+    }
+}
+
+/// Reads a framechat connection with borrowed frames (no allocation per frame) until it ends.
 async fn read_framechat(
-    mut reader: client::ClientReader,
+    mut reader: Reader,
     progress: Arc<Progress>,
     tokens: channel::Sender<()>,
-    send_times: Option<Arc<Mutex<VecDeque<Instant>>>>,
-) -> Result<Seen, ClientError> {
+    send_times: Option<SendTimes>,
+) -> Result<Seen, Error> {
     let mut seen = Seen::new();
     let mut deliveries = 0u64;
     loop {
@@ -578,7 +594,7 @@ async fn read_framechat(
             Ok(true) => {}
             // The end of the stream: the drain is over (the writer shut the socket) or the server
             // closed; what did not arrive counts as lost.
-            Ok(false) | Err(ClientError::Io(_)) => break,
+            Ok(false) | Err(Error::Io(_)) => break,
             Err(err) => {
                 progress.reader_done.store(true, Relaxed);
                 return Err(err);
@@ -589,137 +605,38 @@ async fn read_framechat(
     Ok(seen)
 }
 
-async fn read_nats(
-    mut stream: TcpStream,
-    mut buf: Vec<u8>,
-    writer: Arc<async_std::sync::Mutex<TcpStream>>,
-    me: u64,
-    progress: Arc<Progress>,
-    tokens: channel::Sender<()>,
-) -> Result<Seen, ClientError> {
-    let mut seen = Seen::new();
-    let mut deliveries = 0u64;
-    let mut chunk = vec![0u8; 64 * 1024];
-    let result = loop {
-        let now = UnixMicros::now();
-        let mut consumed = 0;
-        // Every complete message in `buf`: MSG <subject> <sid> <len>\r\n<payload>\r\n
-        while let Some(eol) = buf[consumed..].windows(2).position(|w| w == b"\r\n") {
-            let line = &buf[consumed..consumed + eol];
-            if line.starts_with(b"PING") {
-                writer.lock().await.write_all(b"PONG\r\n").await?;
-                consumed += eol + 2;
-                continue;
-            }
-            if line.starts_with(b"-ERR") {
-                break;
-            }
-            if !line.starts_with(b"MSG ") {
-                consumed += eol + 2;
-                continue;
-            }
-            let len: usize = std::str::from_utf8(line)
-                .ok()
-                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-                .ok_or_else(|| protocol_error("malformed MSG line".into()))?;
-            let start = consumed + eol + 2;
-            if buf.len() < start + len + 2 {
-                break;
-            }
-            let payload = &buf[start..start + len];
-            if len >= 16 {
-                let word = |at: usize| {
-                    let mut bytes = [0u8; 8];
-                    bytes.copy_from_slice(&payload[at..at + 8]);
-                    u64::from_be_bytes(bytes)
-                };
-                if word(0) == me {
-                    seen.echoes += 1;
-                    let _ = tokens.try_send(());
-                }
-                let us = now.saturating_since(UnixMicros(word(8)));
-                seen.latency_us.saturating_record(us.max(1));
-            }
-            deliveries += 1;
-            consumed = start + len + 2;
-        }
-        if buf[consumed..].starts_with(b"-ERR") {
-            break Err(protocol_error(
-                String::from_utf8_lossy(&buf[consumed..]).into_owned(),
-            ));
-        }
-        if consumed > 0 {
-            buf.drain(..consumed);
-            seen.last = Some(Instant::now());
-            progress.deliveries.store(deliveries, Relaxed);
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => break Ok(()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    };
-    progress.reader_done.store(true, Relaxed);
-    result.map(|()| seen)
-}
-
-/// Reads one CRLF-terminated line into the front of `buf` and returns it; keeps what follows.
-async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Vec<u8>, ClientError> {
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") {
-            let line = buf[..eol].to_vec();
-            buf.drain(..eol + 2);
-            return Ok(line);
-        }
-        if buf.len() > 1 << 20 {
-            return Err(protocol_error("line longer than 1 MiB".into()));
-        }
-        let n = async_std::io::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await?;
-        if n == 0 {
-            return Err(protocol_error(
-                "connection closed during the handshake".into(),
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+/// `value` to `decimals` places: the precision the JSON report has always had.
+fn rounded(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
 }
 
 impl Report {
-    /// The report as one JSON object.
+    /// The report as one JSON object, on one line.
     pub(crate) fn to_json(&self) -> String {
         let [p50, p90, p99, p999, max] = self.latency_us;
-        format!(
-            concat!(
-                "{{\"target\": \"{:?}\", \"clients\": {}, \"size\": {}, \"window\": {}, ",
-                "\"messages_sent\": {}, \"elapsed_s\": {:.3}, \"echo_rps\": {:.1}, ",
-                "\"deliveries_per_s\": {:.1}, \"deliveries\": {}, \"lost\": {}, ",
-                "\"avg_service_ms\": {:.6}, \"server_relay_ms\": {}, ",
-                "\"latency_us\": {{\"p50\": {}, \"p90\": {}, \"p99\": {}, \"p99_9\": {}, \"max\": {}}}, ",
-                "\"capacity\": {{\"nodes\": {}, \"utilization\": {}, \"rps_per_node\": {:.1}, \"cluster_rps\": {:.1}}}}}"
-            ),
-            self.target,
-            self.clients,
-            self.size,
-            self.window,
-            self.messages_sent,
-            self.elapsed_s,
-            self.echo_rps,
-            self.deliveries_per_s,
-            self.deliveries,
-            self.lost,
-            self.avg_service_ms,
-            self.server_relay_ms
-                .map_or("null".to_string(), |ms| format!("{ms:.6}")),
-            p50,
-            p90,
-            p99,
-            p999,
-            max,
-            self.nodes,
-            self.utilization,
-            self.rps_per_node,
-            self.cluster_rps,
-        )
+        serde_json::json!({
+            "target": format!("{:?}", self.target),
+            "clients": self.clients,
+            "size": self.size,
+            "window": self.window,
+            "messages_sent": self.messages_sent,
+            "elapsed_s": rounded(self.elapsed_s, 3),
+            "echo_rps": rounded(self.echo_rps, 1),
+            "deliveries_per_s": rounded(self.deliveries_per_s, 1),
+            "deliveries": self.deliveries,
+            "lost": self.lost,
+            "avg_service_ms": rounded(self.avg_service_ms, 6),
+            "server_relay_ms": self.server_relay_ms.map(|ms| rounded(ms, 6)),
+            "latency_us": { "p50": p50, "p90": p90, "p99": p99, "p99_9": p999, "max": max },
+            "capacity": {
+                "nodes": self.nodes,
+                "utilization": self.utilization,
+                "rps_per_node": rounded(self.rps_per_node, 1),
+                "cluster_rps": rounded(self.cluster_rps, 1),
+            },
+        })
+        .to_string()
     }
 
     /// The report for people.

@@ -4,10 +4,25 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_std::task;
+use futures_lite::StreamExt as _;
 
-use crate::client::{self, describe, ClientError};
+use crate::client::{self, describe, Reader, Writer};
+use crate::AnyError;
+use framechat::futures::Error;
 use framechat::server::{Server, ServerConfig, Snapshot};
 use framechat::{Frame, Limits, Profile, UnixMicros};
+
+/// `framechat demo`: runs the demo and prints what each client received, then the final metrics.
+pub(crate) async fn command() -> Result<(), AnyError> {
+    let (logs, metrics) = run().await?;
+    for log in &logs {
+        for line in &log.received {
+            println!("{} ({:?}) recv: {line}", log.name, log.profile);
+        }
+    }
+    println!("{}", metrics.to_final_json_line());
+    Ok(())
+}
 
 /// What one demo client saw.
 #[derive(Debug, Clone)]
@@ -25,7 +40,7 @@ pub(crate) struct ClientLog {
 ///
 /// Each client sends a message, waits for its echo (printing peer messages that arrive meanwhile),
 /// and after its last echo waits for the other client's messages, so the run ends on its own.
-pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
+pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), Error> {
     let config = ServerConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         metrics_interval: None,
@@ -46,7 +61,7 @@ pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
     let welcome = match recv_within(&mut x_reader).await? {
         Some(frame @ Frame::Welcome { .. }) => describe(&frame, UnixMicros::now()),
         other => {
-            return Err(ClientError::Io(std::io::Error::new(
+            return Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("expected WELCOME first, got {other:?}"),
             )))
@@ -75,19 +90,19 @@ pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), ClientError> {
 
 async fn demo_client(
     name: &str,
-    (mut reader, mut writer): (client::ClientReader, client::ClientWriter),
+    (mut reader, mut writer): (Reader, Writer),
     received: Vec<String>,
     messages: &[&str],
     peer_messages: usize,
-) -> Result<ClientLog, ClientError> {
+) -> Result<ClientLog, Error> {
     let mut log = ClientLog {
         name: name.to_string(),
-        profile: writer.profile(),
+        profile: writer.encoder().profile(),
         received,
     };
     let mut peers_seen = 0;
     for message in messages {
-        writer.send_message(message, UnixMicros::now()).await?;
+        client::send_message(&mut writer, message, UnixMicros::now()).await?;
         // Until our own echo comes back, noting the peers' messages that arrive meanwhile.
         while let Some(frame) = recv_within(&mut reader).await? {
             log.received.push(describe(&frame, UnixMicros::now()));
@@ -107,7 +122,7 @@ async fn demo_client(
             peers_seen += 1;
         }
     }
-    writer.close()?;
+    client::finish(&mut writer).await?;
     Ok(log)
 }
 
@@ -128,13 +143,16 @@ fn kind(frame: &Frame) -> Kind {
     }
 }
 
+/// Far longer than a frame takes on loopback: only a lost frame reaches it.
+const RECEIVE_WITHIN: Duration = Duration::from_secs(5);
+
 /// A receive bounded in time, so a lost frame ends the demo with an error instead of a hang.
-async fn recv_within(reader: &mut client::ClientReader) -> Result<Option<Frame>, ClientError> {
-    match async_std::future::timeout(Duration::from_secs(5), reader.recv()).await {
+async fn recv_within(reader: &mut Reader) -> Result<Option<Frame>, Error> {
+    match async_std::future::timeout(RECEIVE_WITHIN, reader.try_next()).await {
         Ok(result) => result,
-        Err(_) => Err(ClientError::Io(std::io::Error::new(
+        Err(_) => Err(Error::Io(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
-            "no frame within 5 s",
+            format!("no frame within {RECEIVE_WITHIN:?}"),
         ))),
     }
 }

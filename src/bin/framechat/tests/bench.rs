@@ -50,7 +50,51 @@ fn the_bench_loses_nothing_against_an_in_process_typed_server() {
     assert!(report.server_relay_ms.is_some_and(|ms| ms > 0.0));
     assert!((report.avg_service_ms * report.echo_rps - 1e3).abs() < 1e-6 * 1e3);
     let json = report.to_json();
-    assert!(json.starts_with('{') && json.ends_with('}') && json.contains("\"lost\": 0"));
+    assert!(!json.contains('\n'), "one line: {json}");
+    let json: serde_json::Value = serde_json::from_str(&json).expect("the report is JSON");
+    assert_eq!(json["target"], "Typed");
+    assert_eq!(json["lost"], 0);
+    assert_eq!(json["messages_sent"], report.messages_sent);
+    assert_eq!(json["latency_us"]["p99_9"], report.latency_us[3]);
+    assert!(json["server_relay_ms"].as_f64().is_some_and(|ms| ms > 0.0));
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = value
+            .as_object()
+            .expect("an object")
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    // The field names benches/fanout.sh and earlier reports read.
+    assert_eq!(
+        keys(&json),
+        [
+            "avg_service_ms",
+            "capacity",
+            "clients",
+            "deliveries",
+            "deliveries_per_s",
+            "echo_rps",
+            "elapsed_s",
+            "latency_us",
+            "lost",
+            "messages_sent",
+            "server_relay_ms",
+            "size",
+            "target",
+            "window"
+        ]
+    );
+    assert_eq!(
+        keys(&json["latency_us"]),
+        ["max", "p50", "p90", "p99", "p99_9"]
+    );
+    assert_eq!(
+        keys(&json["capacity"]),
+        ["cluster_rps", "nodes", "rps_per_node", "utilization"]
+    );
 }
 
 #[test]

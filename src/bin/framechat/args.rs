@@ -1,0 +1,233 @@
+//! The command line. Every default is taken from the configuration it fills
+//! (`ServerConfig::default()`, `Limits`, `BenchConfig::default()`), so `--help` shows the values
+//! the code uses and no number is spelled twice.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use framechat::hub::HubConfig;
+use framechat::server::ServerConfig;
+use framechat::{ConfigError, Limits, Profile};
+
+use crate::bench::{BenchConfig, Load, Target};
+
+/// A specified length-prefixed chat protocol: server, client, demo and bench.
+#[derive(Parser)]
+#[command(version, about)]
+pub(crate) struct Cli {
+    /// Log level: error, warn, info, debug, trace or off.
+    #[arg(long, global = true, default_value = "info")]
+    pub(crate) log_level: log::LevelFilter,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the chat server (both profiles on one port).
+    Serve(ServeArgs),
+    /// An interactive line client: stdin lines are sent, what arrives is printed.
+    Client(ClientArgs),
+    /// The seed's demo: an in-process server and two concurrent clients.
+    Demo,
+    /// The stress bench: N clients, closed-loop, throughput, latency percentiles and loss.
+    Bench(BenchArgs),
+}
+
+#[derive(Parser)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value_t = ServerConfig::default().addr)]
+    addr: SocketAddr,
+    /// Largest frame payload accepted, in bytes.
+    #[arg(long, default_value_t = ServerConfig::default().limits.max_frame_len())]
+    max_frame_len: u32,
+    /// Largest number of connections; past it connections get SERVER_FULL and are closed.
+    #[arg(long, default_value_t = ServerConfig::default().hub.max_peers())]
+    max_connections: usize,
+    /// Per-peer outbound queue bound, in frames.
+    #[arg(long, default_value_t = ServerConfig::default().hub.max_queue_frames())]
+    queue_frames: usize,
+    /// Per-peer outbound queue bound, in bytes.
+    #[arg(long, default_value_t = ServerConfig::default().hub.max_queue_bytes())]
+    queue_bytes: usize,
+    /// Close a connection idle this long (e.g. 300s, 500ms, 5m).
+    #[arg(long, default_value_t = Span(ServerConfig::default().idle_timeout))]
+    idle_timeout: Span,
+    /// Close a connection that leaves a frame incomplete this long.
+    #[arg(long, default_value_t = Span(ServerConfig::default().frame_deadline))]
+    frame_deadline: Span,
+    /// Treat a connection that sends nothing this long as legacy.
+    #[arg(long, default_value_t = Span(ServerConfig::default().detect_window))]
+    detect_window: Span,
+    /// Give up on a peer whose socket accepts nothing this long.
+    #[arg(long, default_value_t = Span(ServerConfig::default().write_timeout))]
+    write_timeout: Span,
+    /// How long shutdown waits for queues to drain.
+    #[arg(long, default_value_t = Span(ServerConfig::default().shutdown_grace))]
+    shutdown_grace: Span,
+    /// Print the metrics line this often (0s: never).
+    #[arg(long, default_value_t = Span(ServerConfig::default().metrics_interval.unwrap_or_default()))]
+    metrics_interval: Span,
+    /// Serve Prometheus metrics over HTTP on this address (e.g. 127.0.0.1:9090).
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    /// The server configuration these flags describe; refused here if a value is out of range.
+    pub(crate) fn config(&self) -> Result<ServerConfig, ConfigError> {
+        Ok(ServerConfig {
+            addr: self.addr,
+            limits: Limits::new(self.max_frame_len)?,
+            hub: HubConfig::new(self.max_connections, self.queue_frames, self.queue_bytes)?,
+            idle_timeout: self.idle_timeout.0,
+            frame_deadline: self.frame_deadline.0,
+            detect_window: self.detect_window.0,
+            write_timeout: self.write_timeout.0,
+            shutdown_grace: self.shutdown_grace.0,
+            metrics_interval: Some(self.metrics_interval.0).filter(|every| !every.is_zero()),
+            metrics_addr: self.metrics_addr,
+        })
+    }
+}
+
+#[derive(Parser)]
+pub(crate) struct ClientArgs {
+    /// Server address.
+    #[arg(long, default_value_t = ServerConfig::default().addr)]
+    pub(crate) addr: SocketAddr,
+    /// Wire profile.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Typed)]
+    profile: ProfileArg,
+    /// Largest frame accepted from the server, in bytes (typed clients adopt the server's from
+    /// WELCOME).
+    #[arg(long, default_value_t = Limits::default().max_frame_len())]
+    max_frame_len: u32,
+}
+
+impl ClientArgs {
+    pub(crate) fn profile(&self) -> Profile {
+        match self.profile {
+            ProfileArg::Typed => Profile::Typed,
+            ProfileArg::Legacy => Profile::Legacy,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Result<Limits, ConfigError> {
+        Limits::new(self.max_frame_len)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    Typed,
+    Legacy,
+}
+
+#[derive(Parser)]
+pub(crate) struct BenchArgs {
+    /// Server to drive; without it a framechat server starts in-process on a free port.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Protocol: framechat typed or legacy (the seed's framing), or a NATS server.
+    #[arg(long, value_enum, default_value_t = BenchConfig::default().target)]
+    profile: Target,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = BenchConfig::default().clients)]
+    clients: usize,
+    /// Messages each client sends.
+    #[arg(long, conflicts_with = "duration", default_value_t = BenchConfig::DEFAULT_MESSAGES)]
+    messages: u64,
+    /// Send for this long instead of a fixed count (e.g. 10s).
+    #[arg(long)]
+    duration: Option<Span>,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = BenchConfig::default().size)]
+    size: usize,
+    /// Messages each client may have in flight.
+    #[arg(long, default_value_t = BenchConfig::default().window)]
+    window: usize,
+    /// How long to wait for deliveries in flight after the last send.
+    #[arg(long, default_value_t = Span(BenchConfig::default().drain))]
+    drain: Span,
+    /// Nodes, for the capacity estimate.
+    #[arg(long, default_value_t = BenchConfig::default().nodes)]
+    nodes: f64,
+    /// Utilization, for the capacity estimate.
+    #[arg(long, default_value_t = BenchConfig::default().utilization)]
+    utilization: f64,
+    /// Print one JSON object and nothing else on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl BenchArgs {
+    /// The bench configuration these flags describe, or why it cannot run.
+    pub(crate) fn config(&self) -> Result<BenchConfig, &'static str> {
+        if self.clients == 0 || self.window == 0 {
+            return Err("--clients and --window must be at least 1");
+        }
+        if self.profile == Target::Nats && self.addr.is_none() {
+            return Err("--profile nats needs --addr of a running nats-server");
+        }
+        Ok(BenchConfig {
+            addr: self.addr,
+            target: self.profile,
+            clients: self.clients,
+            load: match self.duration {
+                Some(limit) => Load::Duration(limit.0),
+                None => Load::Messages(self.messages),
+            },
+            size: self.size,
+            window: self.window,
+            drain: self.drain.0,
+            nodes: self.nodes,
+            utilization: self.utilization,
+        })
+    }
+}
+
+/// A duration as the flags spell it: a number and a unit, `ms`, `s` or `m` (`300s`, `0.5s`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Span(pub(crate) Duration);
+
+impl FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Span, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("`{text}` needs a unit: ms, s or m"))?;
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{number}` is not a number"))?;
+        let seconds = match unit {
+            "ms" => value / 1e3,
+            "s" => value,
+            "m" => value * 60.0,
+            other => return Err(format!("unknown unit `{other}`: use ms, s or m")),
+        };
+        Duration::try_from_secs_f64(seconds)
+            .map(Span)
+            .map_err(|err| err.to_string())
+    }
+}
+
+/// The shortest spelling [`FromStr`] reads back as the same duration (shown by `--help`).
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.subsec_nanos() == 0 {
+            write!(f, "{}s", self.0.as_secs())
+        } else if self.0.subsec_nanos() % 1_000_000 == 0 {
+            write!(f, "{}ms", self.0.as_millis())
+        } else {
+            write!(f, "{}s", self.0.as_secs_f64())
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `framechat serve`: the server until SIGINT or SIGTERM, then a graceful shutdown (FC-33) and
+//! the final metrics line on stdout.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_std::task;
+use framechat::server::{Server, ServerConfig};
+
+use crate::AnyError;
+
+/// How often the signal flag is looked at: a shutdown starts at most this late.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+pub(crate) async fn run(config: ServerConfig) -> Result<(), AnyError> {
+    let server = Server::bind(config).await?;
+    let handle = server.handle();
+    // A signal handler may only set a flag (async-signal-safe); a task turns it into a shutdown.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    task::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            task::sleep(SIGNAL_POLL).await;
+        }
+        handle.shutdown();
+    });
+    eprintln!(
+        "framechat: serving legacy and typed clients on {}",
+        server.local_addr()
+    );
+    let last = server.run().await?;
+    println!("{}", last.to_final_json_line());
+    Ok(())
+}
