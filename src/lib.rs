@@ -106,13 +106,16 @@
 //!
 //! # Embedding
 //!
-//! Each adapter is a thin shell over the same [`Decoder`] and [`Encoder`]: it owns a byte buffer,
-//! follows the recipe above, and hands out owned [`Frame`]s. All three share one error type,
-//! `io::Error`, which keeps the codec's [`DecodeError`] and [`EncodeError`] typed (and returns
-//! them from `source()`). At end of input each one calls [`Decoder::finish`], so a stream cut
-//! inside a frame is a `Truncated` error, never a clean end (FC-21). A typed client's preface is
-//! queued when the adapter is built (for tokio, by `FrameCodec::framed`): flush to send it at once,
-//! before the first frame (FC-3).
+//! Each adapter is a thin shell over the same [`Decoder`] and [`Encoder`] and one shared sans-IO
+//! core (`src/adapters/core.rs`): it owns a byte buffer, follows the recipe above, and hands out
+//! owned [`Frame`]s (or lends borrowed ones through `read_each`, with no allocation per frame).
+//! All three have one error type, defined once in the adapters layer and named `io::Error`,
+//! `futures::Error` and `tokio::Error`; it keeps the codec's [`DecodeError`] and [`EncodeError`]
+//! typed (and returns them from `source()`). At end of input each one calls [`Decoder::finish`],
+//! so a stream cut inside a frame is a `Truncated` error, never a clean end (FC-21). A typed
+//! client's preface is queued when the adapter is built (for tokio, by `FrameCodec::framed`):
+//! flush to send it at once, before the first frame (FC-3). A typed client that should accept the
+//! larger limit a server announces in WELCOME (§4.4) turns on `adopt_welcome_limit`.
 //!
 //! | feature | module | for | types |
 //! |---------|--------|-----|-------|

@@ -92,11 +92,3 @@ impl From<BindError> for io::Error {
         io::Error::new(kind, err)
     }
 }
-
-/// For clients built on the adapters' error, such as an in-process server beside a
-/// [`futures`](crate::futures) client: a bind failure is the transport's.
-impl From<BindError> for crate::io::Error {
-    fn from(err: BindError) -> crate::io::Error {
-        crate::io::Error::Io(err.into())
-    }
-}

@@ -8,11 +8,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use framechat::hub::HubConfig;
+use framechat::hub::{HubConfig, HubConfigError};
 use framechat::server::ServerConfig;
 use framechat::{ConfigError, Limits, Profile};
 
 use crate::bench::{BenchConfig, Load, Target};
+use crate::AnyError;
 
 /// A specified length-prefixed chat protocol: server, client, demo and bench.
 #[derive(Parser)]
@@ -78,12 +79,22 @@ pub(crate) struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The server configuration these flags describe; refused here if a value is out of range.
-    pub(crate) fn config(&self) -> Result<ServerConfig, ConfigError> {
+    /// The server configuration these flags describe; refused here, naming the flag, if a value is
+    /// out of range.
+    pub(crate) fn config(&self) -> Result<ServerConfig, AnyError> {
+        let hub = HubConfig::new(self.max_connections, self.queue_frames, self.queue_bytes)
+            .map_err(|err| {
+                let flag = match err {
+                    HubConfigError::ZeroMaxPeers => "--max-connections",
+                    HubConfigError::ZeroMaxQueueFrames => "--queue-frames",
+                    _ => "--queue-bytes",
+                };
+                format!("{flag} must be more than 0")
+            })?;
         Ok(ServerConfig {
             addr: self.addr,
             limits: Limits::new(self.max_frame_len)?,
-            hub: HubConfig::new(self.max_connections, self.queue_frames, self.queue_bytes)?,
+            hub,
             idle_timeout: self.idle_timeout.0,
             frame_deadline: self.frame_deadline.0,
             detect_window: self.detect_window.0,

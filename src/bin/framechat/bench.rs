@@ -281,7 +281,8 @@ impl InProcessServer {
             metrics_interval: None,
             ..ServerConfig::default()
         })
-        .await?;
+        .await
+        .map_err(std::io::Error::from)?;
         Ok(InProcessServer {
             handle: server.handle(),
             running: task::spawn(server.run()),

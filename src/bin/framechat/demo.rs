@@ -46,7 +46,7 @@ pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), Error> {
         metrics_interval: None,
         ..ServerConfig::default()
     };
-    let server = Server::bind(config).await?;
+    let server = Server::bind(config).await.map_err(std::io::Error::from)?;
     let addr = server.local_addr();
     let handle = server.handle();
     let server_task = task::spawn(server.run());
