@@ -78,6 +78,32 @@ impl ReadHalf {
         }
     }
 
+    /// Lends `on_frame` every frame the buffered bytes complete, in one loop over
+    /// [`Decoder::decode`], and leaves no byte undecoded; returns whether it lent one.
+    ///
+    /// The `read_each` shells call this rather than [`step`](ReadHalf::step) frame by frame: with
+    /// the decoder and `on_frame` inlined in one loop, each frame stays in registers instead of
+    /// going through a [`ReadStep`] in memory (BENCHMARKS.md, "Issue 9").
+    #[inline]
+    pub(crate) fn lend_buffered(
+        &mut self,
+        mut on_frame: impl FnMut(Frame<&str>),
+    ) -> Result<bool, DecodeError> {
+        let mut lent = false;
+        while self.pos < self.len {
+            self.welcome.apply(&mut self.decoder);
+            let decoded = self.decoder.decode(&self.buf[self.pos..self.len])?;
+            self.pos += decoded.consumed;
+            let Some(frame) = decoded.frame else {
+                break;
+            };
+            self.welcome.note(&frame);
+            on_frame(frame);
+            lent = true;
+        }
+        Ok(lent)
+    }
+
     /// Where the read [`ReadStep::NeedRead`] asked for goes.
     pub(crate) fn read_buf(&mut self) -> &mut [u8] {
         debug_assert!(self.pos == self.len, "a read would drop undecoded bytes");

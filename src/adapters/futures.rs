@@ -159,7 +159,12 @@ impl<R: AsyncRead + Unpin> FrameStream<R> {
         // Pending is returned only before any frame is lent, so no frame is lent twice.
         let mut lent_or_read = false;
         let result = loop {
+            match self.half.lend_buffered(&mut on_frame) {
+                Ok(lent) => lent_or_read |= lent,
+                Err(err) => break Err(Error::Decode(err)),
+            }
             match self.half.step() {
+                // `lend_buffered` left no frame in the buffer; lent all the same if one shows up.
                 Ok(ReadStep::Frame(frame)) => {
                     on_frame(frame);
                     lent_or_read = true;

@@ -158,7 +158,9 @@ impl<R: Read> FrameReader<R> {
     pub fn read_each(&mut self, mut on_frame: impl FnMut(Frame<&str>)) -> Result<bool, Error> {
         let mut lent_or_read = false;
         loop {
+            lent_or_read |= self.half.lend_buffered(&mut on_frame)?;
             match self.half.step()? {
+                // `lend_buffered` left no frame in the buffer; lent all the same if one shows up.
                 ReadStep::Frame(frame) => {
                     on_frame(frame);
                     lent_or_read = true;
