@@ -446,6 +446,12 @@ def build_typed() -> None:
     valid(f, "typed-welcome-carries-any-max-frame-len", "max_frame_len 0 and 2^32 − 1 are carried as "
           "they are: the decoder does not judge them.", ["§4.3", "§4.4"], ["FC-5"], "client", "typed",
           [welcome(0, 0), welcome(U64_MAX, 0xFFFFFFFF)])
+    valid(f, "typed-welcome-max-frame-len-out-of-range-is-not-an-error",
+          "max_frame_len 63 and 2^31, just outside the limits of §6.1, are no decoding error; the "
+          "ECHO after them is checked against the client's own L = 64, which accepts it.",
+          ["§4.4", "§6.1"], ["FC-5", "FC-14"], "client", "typed",
+          [welcome(1, MIN_L - 1), welcome(2, MAX_L + 1), echo(1, 2, "e" * (MIN_L - 16))],
+          limit=MIN_L)
 
     # FC-11: unassigned and reserved types are skipped, counted, unreported.
     for frame_type in (0x87, 0x99, 0xAF, 0xB0, 0xBF):
@@ -743,7 +749,8 @@ def build_truncation() -> None:
 
 def build_encoder() -> None:
     f = "encoder.json"
-    new_file(f, "§7: frames to exact bytes, and frames an encoder must refuse untouched.")
+    new_file(f, "§7: frames to exact bytes, frames an encoder must refuse untouched, and the "
+             "order of its refusals.")
     hi = text_frame("hi")
     encode_case(f, "encode-legacy-client-text", "A legacy client's 'hi': 00 00 00 02 68 69.",
                 ["§3.1", "§7"], ["FC-1"], "client", "legacy", ok([hi]), encode(hi))
@@ -825,6 +832,34 @@ def build_encoder() -> None:
                 [(chat(0, "x" * 41), refused_too_large(49, 48)), (chat(0, "x" * 40), None),
                  (chat(0, "y"), None)],
                 PREFACE + encode(chat(0, "x" * 40)) + encode(chat(0, "y")), limit=limit)
+
+    # FC-24: profile, then direction, then size; a frame breaking several is refused for the first.
+    big = "z" * 100  # above every limit of L = 64, with or without headroom
+    encode_case(f, "encode-order-profile-before-direction", "An ECHO from a legacy client breaks "
+                "the profile and the direction: WrongProfile.", ["§7"], ["FC-24", "FC-23"],
+                "client", "legacy", [(echo(1, 2, "x"), wrong_profile("typed", "legacy")), (hi, None)],
+                encode(hi))
+    encode_case(f, "encode-order-profile-before-size", "A legacy text of 100 bytes on a typed "
+                "client's stream with L = 64 breaks the profile and the size: WrongProfile, and "
+                "the preface waits for the next frame.", ["§7"], ["FC-24", "FC-23", "FC-25"],
+                "client", "typed",
+                [(text_frame(big), wrong_profile("legacy", "typed")), (chat(0, "ok"), None)],
+                PREFACE + encode(chat(0, "ok")), limit=limit)
+    encode_case(f, "encode-order-direction-before-size", "An ECHO of 100 text bytes from a typed "
+                "client with L = 64 breaks the direction and the size: WrongDirection.", ["§7"],
+                ["FC-24", "FC-23"], "client", "typed",
+                [(ping(1), None), (echo(1, 2, big), wrong_direction(ECHO, "client"))],
+                PREFACE + encode(ping(1)), limit=limit)
+    encode_case(f, "encode-order-server-direction-before-size", "A CHAT of 100 text bytes from a "
+                "typed server with L = 64: WrongDirection, not TooLarge.", ["§7"],
+                ["FC-24", "FC-23"], "server", "typed",
+                [(chat(1, big), wrong_direction(CHAT, "server")), (pong(4), None)],
+                encode(pong(4)), limit=limit)
+    encode_case(f, "encode-order-profile-before-direction-and-size", "A CHAT of 100 text bytes from "
+                "a legacy server with L = 64 breaks all three rules: WrongProfile.", ["§7"],
+                ["FC-24", "FC-23"], "server", "legacy",
+                [(chat(1, big), wrong_profile("typed", "legacy")), (text_frame("s"), None)],
+                encode(text_frame("s")), limit=limit)
 
 
 def main() -> None:
