@@ -4,6 +4,7 @@ mod args;
 mod bench;
 mod client;
 mod demo;
+mod input;
 mod logger;
 mod serve;
 #[cfg(test)]
@@ -30,7 +31,9 @@ fn main() -> ExitCode {
     let result = task::block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args.config()?).await,
-            Command::Client(args) => client::run(args.addr, args.profile(), args.limits()?).await,
+            Command::Client(args) => {
+                client::run(args.addr.all(), args.profile(), args.limits()?).await
+            }
             Command::Demo => demo::command().await,
             Command::Bench(args) => bench::command(args.config()?, args.json).await,
         }
