@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use framechat::hub::{HubConfig, HubConfigError};
-use framechat::server::ServerConfig;
+use framechat::server::{ServerConfig, ServerConfigError};
 use framechat::{Limits, Profile};
 
 use crate::bench::{BenchConfig, Load, Target};
@@ -32,7 +32,7 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// An interactive line client: stdin lines are sent, what arrives is printed.
     Client(ClientArgs),
-    /// The seed's demo: an in-process server and two concurrent clients.
+    /// The notebook's demo: an in-process server and two concurrent clients.
     Demo,
     /// The stress bench: N clients, closed-loop, throughput, latency percentiles and loss.
     Bench(BenchArgs),
@@ -91,7 +91,7 @@ impl ServeArgs {
                 };
                 format!("{flag} must be more than 0")
             })?;
-        Ok(ServerConfig {
+        let config = ServerConfig {
             addr: self.addr.first(),
             limits: Limits::new(self.max_frame_len)
                 .map_err(|err| format!("--max-frame-len: {err}"))?,
@@ -103,7 +103,35 @@ impl ServeArgs {
             shutdown_grace: self.shutdown_grace.0,
             metrics_interval: Some(self.metrics_interval.0).filter(|every| !every.is_zero()),
             metrics_addr: self.metrics_addr.as_ref().map(Address::first),
-        })
+        };
+        config.validate().map_err(|err| match err {
+            ServerConfigError::ZeroDuration { name } => {
+                format!("{} must be longer than zero", flag_of(name))
+            }
+            ServerConfigError::QueueSmallerThanMessage {
+                max_queue_bytes,
+                needed,
+            } => format!(
+                "--queue-bytes {max_queue_bytes} cannot hold the largest message under \
+                 --max-frame-len {} ({needed} bytes): raise --queue-bytes or lower --max-frame-len",
+                self.max_frame_len
+            ),
+            other => other.to_string(),
+        })?;
+        Ok(config)
+    }
+}
+
+/// The flag that sets a [`ServerConfig`] field, for errors that name the field.
+fn flag_of(field: &str) -> &str {
+    match field {
+        "idle_timeout" => "--idle-timeout",
+        "frame_deadline" => "--frame-deadline",
+        "detect_window" => "--detect-window",
+        "write_timeout" => "--write-timeout",
+        "shutdown_grace" => "--shutdown-grace",
+        "metrics_interval" => "--metrics-interval",
+        other => other,
     }
 }
 
@@ -145,7 +173,7 @@ pub(crate) struct BenchArgs {
     /// Server to drive; without it a framechat server starts in-process on a free port.
     #[arg(long)]
     addr: Option<Address>,
-    /// Protocol: framechat typed or legacy (the seed's framing), or a NATS server.
+    /// Protocol: framechat typed or legacy (the notebook's framing), or a NATS server.
     #[arg(long, value_enum, default_value_t = BenchConfig::default().target)]
     profile: Target,
     /// Concurrent clients.

@@ -2,7 +2,7 @@
 //! over an async-std `TcpStream`, one clone of the socket reading and the other writing.
 
 use std::fmt;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::SocketAddr;
 
 use async_std::channel;
@@ -16,7 +16,7 @@ use framechat::{
 };
 
 use crate::input::{BoundedLines, Line};
-use crate::AnyError;
+use crate::{say, AnyError};
 
 /// The receiving half of a client connection.
 pub(crate) type Reader = FrameStream<TcpStream>;
@@ -38,7 +38,7 @@ pub(crate) async fn connect(
 ) -> Result<(Reader, Writer), Error> {
     let socket = TcpStream::connect(addr)
         .await
-        .map_err(|source| io::Error::new(source.kind(), ConnectError { addr, source }))?;
+        .map_err(|source| connect_failed(addr, source))?;
     socket.set_nodelay(true)?;
     let decoder = Decoder::client(profile, limits);
     let reader =
@@ -46,6 +46,11 @@ pub(crate) async fn connect(
     let mut writer = FrameSink::new(socket, Encoder::client(profile, limits));
     writer.flush().await?;
     Ok((reader, writer))
+}
+
+/// "cannot connect to ADDR", then `source`; of `source`'s kind, so callers can still match on it.
+pub(crate) fn connect_failed(addr: SocketAddr, source: io::Error) -> io::Error {
+    io::Error::new(source.kind(), ConnectError { addr, source })
 }
 
 /// A connect that failed, with the address it was for.
@@ -324,11 +329,6 @@ fn legacy_reading_typed(
         }
         _ => SessionEnd::Invalid { peer, source: err },
     }
-}
-
-/// Prints a line on stdout; a closed stdout (`| head`) loses the line, not the session.
-fn say(line: &str) {
-    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// Stdin's lines on a thread of their own, at most one line ahead of the sender: blocking reads
