@@ -1,8 +1,10 @@
 //! An async-std client through the runtime-agnostic `framechat::futures::{FrameStream, FrameSink}`.
 //!
 //! ```text
-//! cargo run --example async_std_client -- [--addr ADDR] [MESSAGE...]
+//! cargo run --example async_std_client -- [--addr ADDR | ADDR] [MESSAGE...]
 //! ```
+//!
+//! ADDR alone is recognised only as the first word, and only in the form HOST:PORT.
 //!
 //! (`cli`, a default feature, brings async-std.) It connects to ADDR (default 127.0.0.1:50555) in
 //! the typed profile, sends each MESSAGE as a CHAT in one batch (one buffer, one flush), then a
@@ -20,8 +22,8 @@ use futures_lite::StreamExt;
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
 
-const USAGE: &str =
-    "usage: async_std_client [--addr ADDR] [MESSAGE...]   (-- before a message that starts with -)";
+const USAGE: &str = "usage: async_std_client [--addr ADDR | ADDR] [MESSAGE...]   \
+                     (ADDR alone: first, as HOST:PORT; -- before a message that starts with -)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
@@ -33,7 +35,11 @@ enum Invocation {
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, String> {
     let mut addr = String::from("127.0.0.1:50555");
     let mut messages = Vec::new();
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
+    // The older spelling, `ADDR MESSAGE...`: a first word that can only be an address is one.
+    if let Some(first) = args.next_if(|word| looks_like_an_address(word)) {
+        addr = first;
+    }
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Invocation::Help),
@@ -48,6 +54,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, Stri
         messages = vec![String::from("hello"), String::from("world")];
     }
     Ok(Invocation::Run { addr, messages })
+}
+
+/// HOST:PORT with a numeric port, decided without a name lookup.
+fn looks_like_an_address(word: &str) -> bool {
+    word.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.starts_with('-') && port.parse::<u16>().is_ok()
+    })
 }
 
 fn main() -> ExitCode {
@@ -147,6 +160,24 @@ mod tests {
             Ok(Invocation::Run {
                 addr: "localhost:1".into(),
                 messages: vec!["hi".into(), "there".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn a_first_word_of_the_form_host_port_is_the_address() {
+        assert_eq!(
+            parse(&["localhost:1", "hi", "b:2"]),
+            Ok(Invocation::Run {
+                addr: "localhost:1".into(),
+                messages: vec!["hi".into(), "b:2".into()]
+            })
+        );
+        assert_eq!(
+            parse(&["note: hi"]),
+            Ok(Invocation::Run {
+                addr: "127.0.0.1:50555".into(),
+                messages: vec!["note: hi".into()]
             })
         );
     }
