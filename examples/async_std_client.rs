@@ -1,8 +1,10 @@
 //! An async-std client through the runtime-agnostic `framechat::futures::{FrameStream, FrameSink}`.
 //!
 //! ```text
-//! cargo run --example async_std_client -- [ADDR] [MESSAGE...]
+//! cargo run --example async_std_client -- [--addr ADDR | ADDR] [MESSAGE...]
 //! ```
+//!
+//! ADDR alone is recognised only as the first word, and only in the form HOST:PORT.
 //!
 //! (`cli`, a default feature, brings async-std.) It connects to ADDR (default 127.0.0.1:50555) in
 //! the typed profile, sends each MESSAGE as a CHAT in one batch (one buffer, one flush), then a
@@ -11,6 +13,8 @@
 //! same code runs on smol by swapping the `TcpStream` and `block_on`.
 
 use std::error::Error;
+use std::io;
+use std::process::ExitCode;
 
 use async_std::net::TcpStream;
 use futures_lite::StreamExt;
@@ -18,22 +22,73 @@ use futures_lite::StreamExt;
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let mut args = std::env::args().skip(1);
-    let addr = args
-        .next()
-        .unwrap_or_else(|| String::from("127.0.0.1:50555"));
-    let mut messages: Vec<String> = args.collect();
+const USAGE: &str = "usage: async_std_client [--addr ADDR | ADDR] [MESSAGE...]   \
+                     (ADDR alone: first, as HOST:PORT; -- before a message that starts with -)";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Invocation {
+    Run { addr: String, messages: Vec<String> },
+    Help,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, String> {
+    let mut addr = String::from("127.0.0.1:50555");
+    let mut messages = Vec::new();
+    let mut args = args.into_iter().peekable();
+    // The older spelling, `ADDR MESSAGE...`: a first word that can only be an address is one.
+    if let Some(first) = args.next_if(|word| looks_like_an_address(word)) {
+        addr = first;
+    }
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Invocation::Help),
+            "--addr" => addr = args.next().ok_or("--addr needs a value")?,
+            "--" => messages.extend(args.by_ref()),
+            flag if flag.starts_with("--addr=") => addr = flag["--addr=".len()..].to_string(),
+            flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}")),
+            _ => messages.push(arg),
+        }
+    }
     if messages.is_empty() {
         messages = vec![String::from("hello"), String::from("world")];
     }
-    async_std::task::block_on(run(&addr, &messages))?;
-    Ok(())
+    Ok(Invocation::Run { addr, messages })
+}
+
+/// HOST:PORT with a numeric port, decided without a name lookup.
+fn looks_like_an_address(word: &str) -> bool {
+    word.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.starts_with('-') && port.parse::<u16>().is_ok()
+    })
+}
+
+fn main() -> ExitCode {
+    let (addr, messages) = match parse_args(std::env::args().skip(1)) {
+        Ok(Invocation::Run { addr, messages }) => (addr, messages),
+        Ok(Invocation::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("async_std_client: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match async_std::task::block_on(run(&addr, &messages)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("async_std_client: {}", chain(&err));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run(addr: &str, messages: &[String]) -> Result<(), framechat::futures::Error> {
     let limits = Limits::default();
-    let socket = TcpStream::connect(addr).await?;
+    let socket = TcpStream::connect(addr)
+        .await
+        .map_err(|err| io::Error::new(err.kind(), format!("cannot connect to {addr}: {err}")))?;
     socket.set_nodelay(true)?;
     // async-std's TcpStream is a cheap clone: one half reads, the other writes.
     // Adopting WELCOME's limit (§4.4): a server configured above our default is no violator.
@@ -75,4 +130,69 @@ async fn run(addr: &str, messages: &[String]) -> Result<(), framechat::futures::
     sink.flush().await?;
     sink.get_ref().shutdown(std::net::Shutdown::Write)?;
     Ok(())
+}
+
+/// The error and its sources on one line: `framechat::futures::Error` names its layer and keeps
+/// what happened as its source.
+fn chain(err: &dyn Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_args, Invocation};
+
+    fn parse(args: &[&str]) -> Result<Invocation, String> {
+        parse_args(args.iter().map(|arg| arg.to_string()))
+    }
+
+    #[test]
+    fn the_address_may_come_after_the_messages() {
+        assert_eq!(
+            parse(&["hi", "--addr", "localhost:1", "there"]),
+            Ok(Invocation::Run {
+                addr: "localhost:1".into(),
+                messages: vec!["hi".into(), "there".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn a_first_word_of_the_form_host_port_is_the_address() {
+        assert_eq!(
+            parse(&["localhost:1", "hi", "b:2"]),
+            Ok(Invocation::Run {
+                addr: "localhost:1".into(),
+                messages: vec!["hi".into(), "b:2".into()]
+            })
+        );
+        assert_eq!(
+            parse(&["note: hi"]),
+            Ok(Invocation::Run {
+                addr: "127.0.0.1:50555".into(),
+                messages: vec!["note: hi".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn help_and_unknown_flags_are_not_taken_for_messages() {
+        assert_eq!(parse(&["x", "--help"]), Ok(Invocation::Help));
+        assert_eq!(parse(&["--adr", "x"]), Err("unknown flag --adr".into()));
+        assert!(parse(&["--addr"]).is_err());
+        assert_eq!(
+            parse(&["--", "-1"]),
+            Ok(Invocation::Run {
+                addr: "127.0.0.1:50555".into(),
+                messages: vec!["-1".into()]
+            })
+        );
+    }
 }

@@ -15,24 +15,80 @@
 use std::error::Error;
 use std::io::{self, BufRead};
 use std::net::{Shutdown, TcpStream};
+use std::process::ExitCode;
 use std::thread;
 
 use framechat::io::{FrameReader, FrameWriter};
 use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let mut addr = String::from("127.0.0.1:50555");
+const USAGE: &str = "usage: blocking_echo_client [--addr ADDR | ADDR] [--legacy | --typed]";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Invocation {
+    Run { addr: String, profile: Profile },
+    Help,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, String> {
+    let mut addr = None;
     let mut profile = Profile::Typed;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--legacy" => profile = Profile::Legacy,
-            "--typed" => profile = Profile::Typed,
-            _ => addr = arg,
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let given = match arg.as_str() {
+            "-h" | "--help" => return Ok(Invocation::Help),
+            "--legacy" => {
+                profile = Profile::Legacy;
+                continue;
+            }
+            "--typed" => {
+                profile = Profile::Typed;
+                continue;
+            }
+            "--addr" => args.next().ok_or("--addr needs a value")?,
+            flag if flag.starts_with("--addr=") => flag["--addr=".len()..].to_string(),
+            flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}")),
+            _ => arg,
+        };
+        if let Some(first) = addr.replace(given) {
+            return Err(format!(
+                "expected at most one address, and {first} came first"
+            ));
         }
     }
+    Ok(Invocation::Run {
+        addr: addr.unwrap_or_else(|| String::from("127.0.0.1:50555")),
+        profile,
+    })
+}
+
+fn main() -> ExitCode {
+    let (addr, profile) = match parse_args(std::env::args().skip(1)) {
+        Ok(Invocation::Run { addr, profile }) => (addr, profile),
+        Ok(Invocation::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("blocking_echo_client: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match chat(&addr, profile) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("blocking_echo_client: {}", chain(&*err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The session: stdin lines out, frames in, until the server closes after our end of input.
+fn chat(addr: &str, profile: Profile) -> Result<(), Box<dyn Error>> {
     let limits = Limits::default();
 
-    let stream = TcpStream::connect(&addr)?;
+    let stream =
+        TcpStream::connect(addr).map_err(|err| format!("cannot connect to {addr}: {err}"))?;
     stream.set_nodelay(true)?;
     eprintln!("connected to {addr} ({profile:?} profile); type lines, Ctrl-D to quit");
 
@@ -55,7 +111,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     });
 
     for line in io::stdin().lock().lines() {
-        let line = line?;
+        let line = line.map_err(|err| format!("cannot read stdin: {err}"))?;
         let frame = match profile {
             Profile::Typed => Frame::Chat {
                 sent_at: UnixMicros::now(),
@@ -118,4 +174,33 @@ fn chain(err: &dyn Error) -> String {
         source = cause.source();
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use framechat::Profile;
+
+    use super::{parse_args, Invocation};
+
+    fn parse(args: &[&str]) -> Result<Invocation, String> {
+        parse_args(args.iter().map(|arg| arg.to_string()))
+    }
+
+    #[test]
+    fn the_address_may_come_after_the_flags() {
+        let expected = Ok(Invocation::Run {
+            addr: "localhost:1".into(),
+            profile: Profile::Legacy,
+        });
+        assert_eq!(parse(&["--legacy", "localhost:1"]), expected);
+        assert_eq!(parse(&["--legacy", "--addr", "localhost:1"]), expected);
+    }
+
+    #[test]
+    fn help_unknown_flags_and_a_second_address_are_not_taken_for_an_address() {
+        assert_eq!(parse(&["x", "--help"]), Ok(Invocation::Help));
+        assert_eq!(parse(&["--legay"]), Err("unknown flag --legay".into()));
+        assert!(parse(&["a:1", "b:2"]).is_err());
+        assert!(parse(&["--addr"]).is_err());
+    }
 }

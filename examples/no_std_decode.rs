@@ -15,7 +15,7 @@
 
 #![no_std]
 
-// Only to print from `main`; the decoding functions below use nothing from it.
+// Only for `main`'s arguments and printing; the decoding functions below use nothing from it.
 extern crate std;
 
 use framechat::{DecodeError, Decoder, Frame, Limits, Profile, UnixMicros};
@@ -94,11 +94,35 @@ fn decode_through_fixed_buffer(decoder: &mut Decoder, stream: &[u8]) -> Result<u
     Ok(count)
 }
 
-fn main() {
+const USAGE: &str = "usage: no_std_decode   (no arguments: it decodes the stream built into it)";
+
+fn main() -> std::process::ExitCode {
+    use std::process::ExitCode;
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("-h" | "--help") => {
+            std::println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            std::eprintln!("no_std_decode: unexpected argument {other}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            std::eprintln!("no_std_decode: STREAM did not decode: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), DecodeError> {
     let limits = Limits::default();
 
     let mut decoder = Decoder::server(Profile::Typed, limits);
-    let frames = decode_in_place(&mut decoder, &STREAM).expect("STREAM is a valid typed stream");
+    let frames = decode_in_place(&mut decoder, &STREAM)?;
     std::println!(
         "in place: {frames} frames, {} skipped, {} bytes reserved by the decoder",
         decoder.frames_skipped(),
@@ -111,8 +135,7 @@ fn main() {
     );
 
     let mut decoder = Decoder::server(Profile::Typed, limits);
-    let frames =
-        decode_through_fixed_buffer(&mut decoder, &STREAM).expect("STREAM is a valid typed stream");
+    let frames = decode_through_fixed_buffer(&mut decoder, &STREAM)?;
     std::println!(
         "8-byte pieces: {frames} frames, {} skipped, {} bytes reserved by the decoder",
         decoder.frames_skipped(),
@@ -120,4 +143,5 @@ fn main() {
     );
     // The largest payload is 14 bytes: the decoder never reserves more than one payload (FC-22).
     assert!(decoder.reserved() <= 14);
+    Ok(())
 }

@@ -11,6 +11,7 @@
 //! client gets ERROR with the matching code before the connection closes (FC-30).
 
 use std::error::Error;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::{SinkExt, StreamExt};
@@ -21,25 +22,96 @@ use framechat::{Frame, Limits, Profile, UnixMicros};
 
 static NEXT_PEER_ID: AtomicU64 = AtomicU64::new(1);
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let mut addr = String::from("127.0.0.1:50555");
+const USAGE: &str = "usage: tokio_echo_server [--addr ADDR | ADDR] [--legacy | --typed]";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Invocation {
+    Run { addr: String, profile: Profile },
+    Help,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, String> {
+    let mut addr = None;
     let mut profile = Profile::Typed;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--legacy" => profile = Profile::Legacy,
-            "--typed" => profile = Profile::Typed,
-            _ => addr = arg,
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let given = match arg.as_str() {
+            "-h" | "--help" => return Ok(Invocation::Help),
+            "--legacy" => {
+                profile = Profile::Legacy;
+                continue;
+            }
+            "--typed" => {
+                profile = Profile::Typed;
+                continue;
+            }
+            "--addr" => args.next().ok_or("--addr needs a value")?,
+            flag if flag.starts_with("--addr=") => flag["--addr=".len()..].to_string(),
+            flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}")),
+            _ => arg,
+        };
+        if let Some(first) = addr.replace(given) {
+            return Err(format!(
+                "expected at most one address, and {first} came first"
+            ));
         }
     }
-    let listener = TcpListener::bind(&addr).await?;
-    eprintln!("echoing {profile:?} frames on {}", listener.local_addr()?);
+    Ok(Invocation::Run {
+        addr: addr.unwrap_or_else(|| String::from("127.0.0.1:50555")),
+        profile,
+    })
+}
+
+fn main() -> ExitCode {
+    let (addr, profile) = match parse_args(std::env::args().skip(1)) {
+        Ok(Invocation::Run { addr, profile }) => (addr, profile),
+        Ok(Invocation::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("tokio_echo_server: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("tokio_echo_server: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(listen(&addr, profile)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tokio_echo_server: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Accepts connections for ever, each served on its own task.
+async fn listen(addr: &str, profile: Profile) -> Result<(), String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
+    eprintln!("echoing {profile:?} frames on {local}");
     loop {
-        let (socket, peer) = listener.accept().await?;
+        let (socket, peer) = listener
+            .accept()
+            .await
+            .map_err(|err| format!("cannot accept on {local}: {err}"))?;
         tokio::spawn(async move {
             match serve(socket, profile).await {
                 Ok(()) => eprintln!("{peer}: closed cleanly"),
-                Err(err) => eprintln!("{peer}: {err} ({err:?})"),
+                Err(err) => eprintln!("{peer}: {}", chain(&err)),
             }
         });
     }
@@ -97,4 +169,46 @@ async fn serve(socket: TcpStream, profile: Profile) -> Result<(), framechat::tok
         }
     }
     Ok(())
+}
+
+/// The error and its sources on one line: `framechat::tokio::Error` names its layer and keeps
+/// what happened as its source.
+fn chain(err: &dyn Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use framechat::Profile;
+
+    use super::{parse_args, Invocation};
+
+    fn parse(args: &[&str]) -> Result<Invocation, String> {
+        parse_args(args.iter().map(|arg| arg.to_string()))
+    }
+
+    #[test]
+    fn the_address_may_come_after_the_flags() {
+        let expected = Ok(Invocation::Run {
+            addr: "localhost:1".into(),
+            profile: Profile::Legacy,
+        });
+        assert_eq!(parse(&["--legacy", "localhost:1"]), expected);
+        assert_eq!(parse(&["--legacy", "--addr", "localhost:1"]), expected);
+    }
+
+    #[test]
+    fn help_unknown_flags_and_a_second_address_are_not_taken_for_an_address() {
+        assert_eq!(parse(&["x", "--help"]), Ok(Invocation::Help));
+        assert_eq!(parse(&["--legay"]), Err("unknown flag --legay".into()));
+        assert!(parse(&["a:1", "b:2"]).is_err());
+        assert!(parse(&["--addr"]).is_err());
+    }
 }

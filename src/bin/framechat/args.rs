@@ -3,14 +3,14 @@
 //! the code uses and no number is spelled twice.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use framechat::hub::{HubConfig, HubConfigError};
-use framechat::server::ServerConfig;
-use framechat::{ConfigError, Limits, Profile};
+use framechat::server::{ServerConfig, ServerConfigError};
+use framechat::{Limits, Profile};
 
 use crate::bench::{BenchConfig, Load, Target};
 use crate::AnyError;
@@ -32,7 +32,7 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// An interactive line client: stdin lines are sent, what arrives is printed.
     Client(ClientArgs),
-    /// The seed's demo: an in-process server and two concurrent clients.
+    /// The notebook's demo: an in-process server and two concurrent clients.
     Demo,
     /// The stress bench: N clients, closed-loop, throughput, latency percentiles and loss.
     Bench(BenchArgs),
@@ -40,9 +40,9 @@ pub(crate) enum Command {
 
 #[derive(Parser)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value_t = ServerConfig::default().addr)]
-    addr: SocketAddr,
+    /// Address to listen on (host:port; a name such as localhost is resolved).
+    #[arg(long, default_value_t = Address::from(ServerConfig::default().addr))]
+    addr: Address,
     /// Largest frame payload accepted, in bytes.
     #[arg(long, default_value_t = ServerConfig::default().limits.max_frame_len())]
     max_frame_len: u32,
@@ -75,7 +75,7 @@ pub(crate) struct ServeArgs {
     metrics_interval: Span,
     /// Serve Prometheus metrics over HTTP on this address (e.g. 127.0.0.1:9090).
     #[arg(long)]
-    metrics_addr: Option<SocketAddr>,
+    metrics_addr: Option<Address>,
 }
 
 impl ServeArgs {
@@ -91,9 +91,10 @@ impl ServeArgs {
                 };
                 format!("{flag} must be more than 0")
             })?;
-        Ok(ServerConfig {
-            addr: self.addr,
-            limits: Limits::new(self.max_frame_len)?,
+        let config = ServerConfig {
+            addr: self.addr.first(),
+            limits: Limits::new(self.max_frame_len)
+                .map_err(|err| format!("--max-frame-len: {err}"))?,
             hub,
             idle_timeout: self.idle_timeout.0,
             frame_deadline: self.frame_deadline.0,
@@ -101,16 +102,44 @@ impl ServeArgs {
             write_timeout: self.write_timeout.0,
             shutdown_grace: self.shutdown_grace.0,
             metrics_interval: Some(self.metrics_interval.0).filter(|every| !every.is_zero()),
-            metrics_addr: self.metrics_addr,
-        })
+            metrics_addr: self.metrics_addr.as_ref().map(Address::first),
+        };
+        config.validate().map_err(|err| match err {
+            ServerConfigError::ZeroDuration { name } => {
+                format!("{} must be longer than zero", flag_of(name))
+            }
+            ServerConfigError::QueueSmallerThanMessage {
+                max_queue_bytes,
+                needed,
+            } => format!(
+                "--queue-bytes {max_queue_bytes} cannot hold the largest message under \
+                 --max-frame-len {} ({needed} bytes): raise --queue-bytes or lower --max-frame-len",
+                self.max_frame_len
+            ),
+            other => other.to_string(),
+        })?;
+        Ok(config)
+    }
+}
+
+/// The flag that sets a [`ServerConfig`] field, for errors that name the field.
+fn flag_of(field: &str) -> &str {
+    match field {
+        "idle_timeout" => "--idle-timeout",
+        "frame_deadline" => "--frame-deadline",
+        "detect_window" => "--detect-window",
+        "write_timeout" => "--write-timeout",
+        "shutdown_grace" => "--shutdown-grace",
+        "metrics_interval" => "--metrics-interval",
+        other => other,
     }
 }
 
 #[derive(Parser)]
 pub(crate) struct ClientArgs {
-    /// Server address.
-    #[arg(long, default_value_t = ServerConfig::default().addr)]
-    pub(crate) addr: SocketAddr,
+    /// Server address (host:port; every address a name resolves to is tried in turn).
+    #[arg(long, default_value_t = Address::from(ServerConfig::default().addr))]
+    pub(crate) addr: Address,
     /// Wire profile.
     #[arg(long, value_enum, default_value_t = ProfileArg::Typed)]
     profile: ProfileArg,
@@ -128,8 +157,8 @@ impl ClientArgs {
         }
     }
 
-    pub(crate) fn limits(&self) -> Result<Limits, ConfigError> {
-        Limits::new(self.max_frame_len)
+    pub(crate) fn limits(&self) -> Result<Limits, String> {
+        Limits::new(self.max_frame_len).map_err(|err| format!("--max-frame-len: {err}"))
     }
 }
 
@@ -143,8 +172,8 @@ enum ProfileArg {
 pub(crate) struct BenchArgs {
     /// Server to drive; without it a framechat server starts in-process on a free port.
     #[arg(long)]
-    addr: Option<SocketAddr>,
-    /// Protocol: framechat typed or legacy (the seed's framing), or a NATS server.
+    addr: Option<Address>,
+    /// Protocol: framechat typed or legacy (the notebook's framing), or a NATS server.
     #[arg(long, value_enum, default_value_t = BenchConfig::default().target)]
     profile: Target,
     /// Concurrent clients.
@@ -186,7 +215,7 @@ impl BenchArgs {
             return Err("--profile nats needs --addr of a running nats-server");
         }
         Ok(BenchConfig {
-            addr: self.addr,
+            addr: self.addr.as_ref().map(Address::first),
             target: self.profile,
             clients: self.clients,
             load: match self.duration {
@@ -240,5 +269,59 @@ impl fmt::Display for Span {
         } else {
             write!(f, "{}s", self.0.as_secs_f64())
         }
+    }
+}
+
+/// An address as the flags spell it, `host:port`, resolved once when the flags are read:
+/// `127.0.0.1:50555`, `[::1]:50555`, `localhost:50555`.
+#[derive(Clone, Debug)]
+pub(crate) struct Address {
+    text: String,
+    /// What `text` resolved to, in the resolver's order; never empty.
+    resolved: Vec<SocketAddr>,
+}
+
+impl Address {
+    /// The resolver's first answer: what a listener binds and the bench drives.
+    pub(crate) fn first(&self) -> SocketAddr {
+        self.resolved[0]
+    }
+
+    /// Every answer, for a client that tries each in turn.
+    pub(crate) fn all(&self) -> &[SocketAddr] {
+        &self.resolved
+    }
+}
+
+impl From<SocketAddr> for Address {
+    fn from(addr: SocketAddr) -> Address {
+        Address {
+            text: addr.to_string(),
+            resolved: vec![addr],
+        }
+    }
+}
+
+impl FromStr for Address {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Address, String> {
+        let resolved: Vec<SocketAddr> = text
+            .to_socket_addrs()
+            .map_err(|err| format!("cannot resolve `{text}`: {err}"))?
+            .collect();
+        if resolved.is_empty() {
+            return Err(format!("`{text}` resolves to no address"));
+        }
+        Ok(Address {
+            text: text.to_string(),
+            resolved,
+        })
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }

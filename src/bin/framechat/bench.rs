@@ -1,11 +1,11 @@
-//! The stress bench: the seed's exercise 3 ("50 concurrent clients; record rps and avg service ms")
+//! The stress bench: the notebook's exercise 3 ("50 concurrent clients; record rps and avg service ms")
 //! as a load generator that reports throughput, latency percentiles and loss together.
 //!
 //! Every client connects first; then all start at once. Each sends closed-loop, with at most
 //! `window` of its own messages not yet echoed back, and reads everything it receives (its echoes
 //! and every other client's broadcasts) the whole time. A message therefore costs `clients`
 //! deliveries: one echo and `clients − 1` broadcasts. The same workload drives a framechat server in
-//! either profile, the seed's Python server (legacy), or a NATS server (every client subscribes to one
+//! either profile, the notebook's Python server (legacy), or a NATS server (every client subscribes to one
 //! subject and publishes to it, so it receives its own message back and every other client's).
 
 mod nats;
@@ -34,7 +34,7 @@ use framechat::{Frame, Limits, Profile, UnixMicros};
 pub(crate) enum Target {
     /// framechat's typed profile: latency from the frames' `sent_at`, sender to every receiver.
     Typed,
-    /// The seed's framing: latency is the sender's echo round trip.
+    /// The notebook's framing: latency is the sender's echo round trip.
     Legacy,
     /// A NATS server: PUB/SUB on one subject; latency from a timestamp in the payload.
     Nats,
@@ -56,7 +56,7 @@ pub(crate) struct BenchConfig {
     pub addr: Option<SocketAddr>,
     /// The protocol spoken.
     pub target: Target,
-    /// Concurrent clients. Default 50, as the seed's exercise.
+    /// Concurrent clients. Default 50, as the notebook's exercise.
     pub clients: usize,
     /// How much each client sends.
     pub load: Load,
@@ -119,7 +119,7 @@ pub(crate) struct Report {
     /// The in-process server's mean relay time (a message decoded → queued for every peer), in
     /// milliseconds; `None` against an external server. It leaves out the writes to the peers.
     pub server_relay_ms: Option<f64>,
-    /// The mean service time per message, as the seed's notebook means it (the server's whole
+    /// The mean service time per message, as the notebook means it (the server's whole
     /// work per message, writes included), seen from outside: `1 / echo_rps`, in milliseconds.
     pub avg_service_ms: f64,
     /// End-to-end latency percentiles in microseconds: p50, p90, p99, p99.9, max.
@@ -191,9 +191,9 @@ pub(crate) async fn command(config: BenchConfig, json: bool) -> Result<(), AnyEr
         bar.finish_and_clear();
     }
     if json {
-        println!("{}", report.to_json());
+        crate::say(&report.to_json());
     } else {
-        println!("{}", report.to_text());
+        crate::say(&report.to_text());
     }
     Ok(())
 }
@@ -230,7 +230,7 @@ pub(crate) async fn run(
     }
     if config.target == Target::Legacy {
         // A legacy connection has no WELCOME to confirm that the server registered it, and a
-        // server registers it after `connect` returns (the seed's in its accept thread): let the
+        // server registers it after `connect` returns (the notebook's in its accept thread): let the
         // accepts settle, or the first broadcasts would miss late registrants.
         task::sleep(LEGACY_SETTLE).await;
     }

@@ -1,16 +1,22 @@
 //! The client side the CLI client, the demo and the bench share: the library's futures adapter
 //! over an async-std `TcpStream`, one clone of the socket reading and the other writing.
 
+use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 
+use async_std::channel;
 use async_std::net::{Shutdown, TcpStream};
 use async_std::task;
-use futures_lite::StreamExt as _;
+use futures_lite::{future, StreamExt as _};
 
 use framechat::futures::{Error, FrameSink, FrameStream};
-use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
+use framechat::{
+    DecodeError, DecodeErrorKind, Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros,
+};
 
-use crate::AnyError;
+use crate::input::{BoundedLines, Line};
+use crate::{say, AnyError};
 
 /// The receiving half of a client connection.
 pub(crate) type Reader = FrameStream<TcpStream>;
@@ -24,12 +30,15 @@ const READ_BUFFER: usize = 64 * 1024;
 ///
 /// A typed client sends its preface at once (FC-3) and adopts the limit its server announces in
 /// WELCOME (§4.4), so a server configured above `limits` is not taken for a protocol violator.
+/// A failed connect names the address: "cannot connect to ADDR", then the system's reason.
 pub(crate) async fn connect(
     addr: SocketAddr,
     profile: Profile,
     limits: Limits,
 ) -> Result<(Reader, Writer), Error> {
-    let socket = TcpStream::connect(addr).await?;
+    let socket = TcpStream::connect(addr)
+        .await
+        .map_err(|source| connect_failed(addr, source))?;
     socket.set_nodelay(true)?;
     let decoder = Decoder::client(profile, limits);
     let reader =
@@ -37,6 +46,30 @@ pub(crate) async fn connect(
     let mut writer = FrameSink::new(socket, Encoder::client(profile, limits));
     writer.flush().await?;
     Ok((reader, writer))
+}
+
+/// "cannot connect to ADDR", then `source`; of `source`'s kind, so callers can still match on it.
+pub(crate) fn connect_failed(addr: SocketAddr, source: io::Error) -> io::Error {
+    io::Error::new(source.kind(), ConnectError { addr, source })
+}
+
+/// A connect that failed, with the address it was for.
+#[derive(Debug)]
+struct ConnectError {
+    addr: SocketAddr,
+    source: io::Error,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot connect to {}", self.addr)
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 /// Sends one message now, in the connection's profile: a CHAT stamped `sent_at` (typed) or a
@@ -65,47 +98,389 @@ pub(crate) async fn finish(writer: &mut Writer) -> Result<(), Error> {
 }
 
 /// `framechat client`: stdin lines are sent, what arrives is printed, until either side ends.
+///
+/// Only the user's own end of input ends it with `Ok`: the client closes its side (FC-21), prints
+/// what is still coming and returns once the server has closed too. Every other end is a
+/// [`SessionEnd`] saying what happened. A line that cannot be sent is refused on stderr and the
+/// session goes on.
 pub(crate) async fn run(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     profile: Profile,
     limits: Limits,
 ) -> Result<(), AnyError> {
-    let (mut reader, mut writer) = connect(addr, profile, limits).await?;
-    // Dropped when the printer ends (the server closed), which ends the input loop too.
-    let (printing, printer_done) = async_std::channel::bounded::<()>(1);
-    let printer = task::spawn(async move {
-        let _printing = printing;
-        while let Some(frame) = reader.try_next().await? {
-            println!("{}", describe(&frame, UnixMicros::now()));
+    let (mut reader, writer, peer) = connect_any(addrs, profile, limits).await?;
+    let (mut writer, budget) = match profile {
+        Profile::Typed => {
+            let budget = await_welcome(&mut reader, peer).await?;
+            // The preface went out at connect (FC-3); this encoder only checks each CHAT against
+            // the limit the server announced, the one its budget message cites.
+            let mut encoder = Encoder::client(Profile::Typed, budget.limits);
+            encoder.write_preface(&mut Vec::new());
+            (FrameSink::new(writer.into_inner(), encoder), budget)
         }
-        Ok::<(), AnyError>(())
-    });
-    let stdin = async_std::io::stdin();
-    let mut line = String::new();
+        Profile::Legacy => {
+            say(&format!("connected to {peer} (legacy profile)"));
+            (writer, Budget::from_flag(limits))
+        }
+    };
+    let mut printer = task::spawn(print_until_end(reader, peer, profile));
+    let input = read_stdin(budget.text_len());
+    let mut line_number = 0u64;
     loop {
-        line.clear();
-        let read =
-            futures_lite::future::or(async { Some(stdin.read_line(&mut line).await) }, async {
-                let _ = printer_done.recv().await;
-                None
-            })
-            .await;
-        match read {
-            // The server closed the connection: nothing more can be sent.
-            None => break,
+        let event = future::or(async { Event::Input(input.recv().await.ok()) }, async {
+            Event::ServerEnded((&mut printer).await)
+        })
+        .await;
+        let line = match event {
+            Event::ServerEnded(end) => return Err(end.into()),
             // End of input: a clean end of stream; the server closes after what is queued.
-            Some(Ok(0)) => {
-                finish(&mut writer).await?;
-                break;
+            Event::Input(None) => break,
+            Event::Input(Some(Err(err))) => return Err(format!("cannot read stdin: {err}").into()),
+            Event::Input(Some(Ok(line))) => line,
+        };
+        line_number += 1;
+        let text = match line {
+            Line::Text(text) => text,
+            Line::TooLong { len } => {
+                eprintln!(
+                    "framechat: line {line_number} too long: {len} bytes; {budget}: not sent"
+                );
+                continue;
             }
-            Some(Ok(_)) => {
-                let text = line.trim_end_matches(['\r', '\n']);
-                send_message(&mut writer, text, UnixMicros::now()).await?;
+            Line::NotUtf8 { valid_up_to } => {
+                eprintln!(
+                    "framechat: line {line_number} is not UTF-8 (invalid after its first \
+                     {valid_up_to} bytes): not sent"
+                );
+                continue;
             }
-            Some(Err(err)) => return Err(err.into()),
+        };
+        match send_message(&mut writer, &text, UnixMicros::now()).await {
+            Ok(()) => {}
+            // Checked against the budget already; nothing was written, so the session is intact.
+            Err(Error::Encode(err)) => eprintln!("framechat: line {line_number} not sent: {err}"),
+            Err(err) => return Err(after_write_failed(&writer, printer, err).await.into()),
         }
     }
-    printer.await
+    if let Err(err) = finish(&mut writer).await {
+        return Err(after_write_failed(&writer, printer, err).await.into());
+    }
+    match printer.await {
+        SessionEnd::Closed { .. } => Ok(()),
+        end => Err(end.into()),
+    }
+}
+
+enum Event {
+    Input(Option<io::Result<Line>>),
+    ServerEnded(SessionEnd),
+}
+
+/// Tries each address in turn; the last one's error if none accepts.
+async fn connect_any(
+    addrs: &[SocketAddr],
+    profile: Profile,
+    limits: Limits,
+) -> Result<(Reader, Writer, SocketAddr), Error> {
+    let mut failure = Error::Io(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the address resolved to nothing",
+    ));
+    for &addr in addrs {
+        match connect(addr, profile, limits).await {
+            Ok((reader, writer)) => return Ok((reader, writer, addr)),
+            Err(err) => failure = err,
+        }
+    }
+    Err(failure)
+}
+
+/// A write failed: the connection is gone. The reader usually knows why (an ERROR, a reset), so
+/// its end is reported, once both directions are shut so that it cannot wait on anything.
+async fn after_write_failed(
+    writer: &Writer,
+    printer: task::JoinHandle<SessionEnd>,
+    err: Error,
+) -> SessionEnd {
+    let _ = writer.get_ref().shutdown(Shutdown::Both);
+    match printer.await {
+        end @ (SessionEnd::ServerError { .. } | SessionEnd::Invalid { .. }) => end,
+        SessionEnd::Closed { peer } | SessionEnd::Transport { peer, .. } => SessionEnd::Transport {
+            peer,
+            source: err.into(),
+        },
+        other => other,
+    }
+}
+
+/// Reads the typed server's first frame, which §8.3 says is WELCOME, prints it and returns the text
+/// budget it gives; anything else first means the server is not a typed framechat server or
+/// refused this client.
+async fn await_welcome(reader: &mut Reader, peer: SocketAddr) -> Result<Budget, SessionEnd> {
+    let first = reader.try_next().await;
+    let frame = match first {
+        Ok(Some(frame)) => frame,
+        Ok(None) => {
+            return Err(SessionEnd::OtherProfile {
+                peer,
+                seen: "closed the connection before its WELCOME (§8.3)".to_string(),
+                speaks: Profile::Legacy,
+                certain: false,
+            })
+        }
+        Err(Error::Decode(err)) => {
+            return Err(match err.kind {
+                DecodeErrorKind::InvalidFrameType { frame_type } => SessionEnd::OtherProfile {
+                    peer,
+                    seen: format!(
+                        "sent a frame of type {frame_type:#04x} where its WELCOME belongs (§8.3)"
+                    ),
+                    speaks: Profile::Legacy,
+                    certain: true,
+                },
+                _ => SessionEnd::Invalid { peer, source: err },
+            })
+        }
+        Err(err) => {
+            return Err(SessionEnd::OtherProfile {
+                peer,
+                seen: format!(
+                    "ended the connection before its WELCOME (§8.3): {}",
+                    io::Error::from(err)
+                ),
+                speaks: Profile::Legacy,
+                certain: false,
+            })
+        }
+    };
+    match frame {
+        Frame::Welcome { max_frame_len, .. } => {
+            say(&describe(&frame, UnixMicros::now()));
+            Ok(match Limits::new(max_frame_len) {
+                Ok(limits) => Budget {
+                    limits,
+                    announced: true,
+                },
+                // Out of §6.1's range: the decoder keeps the client's own limit, and so does this.
+                Err(_) => Budget::from_flag(reader.decoder().limits()),
+            })
+        }
+        Frame::Error { code, reason } => Err(SessionEnd::ServerError { peer, code, reason }),
+        _ => Err(SessionEnd::OtherProfile {
+            peer,
+            seen: "sent another frame before its WELCOME (§8.3)".to_string(),
+            speaks: Profile::Legacy,
+            certain: false,
+        }),
+    }
+}
+
+/// Prints every frame until the connection ends, and says how it ended. An ERROR frame is the
+/// server's reason for the end that follows (§4.4), so it is kept and reported instead of a reset
+/// that may come after it.
+async fn print_until_end(mut reader: Reader, peer: SocketAddr, profile: Profile) -> SessionEnd {
+    let mut server_error = None;
+    let mut received = 0u64;
+    let end = loop {
+        match reader.try_next().await {
+            Ok(Some(Frame::Error { code, reason })) => server_error = Some((code, reason)),
+            Ok(Some(frame)) => {
+                received += 1;
+                say(&describe(&frame, UnixMicros::now()));
+            }
+            Ok(None) => break SessionEnd::Closed { peer },
+            Err(Error::Decode(err)) => break legacy_reading_typed(peer, profile, received, err),
+            Err(err) => {
+                break SessionEnd::Transport {
+                    peer,
+                    source: err.into(),
+                }
+            }
+        }
+    };
+    match server_error {
+        Some((code, reason)) => SessionEnd::ServerError { peer, code, reason },
+        None => end,
+    }
+}
+
+/// A legacy client's first header that declares 2^31 or more is a typed header: its first byte
+/// is a type byte in `0x80..=0xbf` (§4.2) read as the top of a length (§5 notes the converse).
+fn legacy_reading_typed(
+    peer: SocketAddr,
+    profile: Profile,
+    received: u64,
+    err: DecodeError,
+) -> SessionEnd {
+    match err.kind {
+        DecodeErrorKind::FrameTooLarge { declared, .. }
+            if profile == Profile::Legacy
+                && received == 0
+                && (0x80..=0xbf).contains(&(declared >> 24)) =>
+        {
+            SessionEnd::OtherProfile {
+                peer,
+                seen: format!(
+                    "sent a first header this legacy client reads as a length of {declared} bytes"
+                ),
+                speaks: Profile::Typed,
+                certain: true,
+            }
+        }
+        _ => SessionEnd::Invalid { peer, source: err },
+    }
+}
+
+/// Stdin's lines on a thread of their own, at most one line ahead of the sender: blocking reads
+/// stay off the executor, and input waiting to be sent is bounded by the budget.
+fn read_stdin(budget: usize) -> channel::Receiver<io::Result<Line>> {
+    let (lines, input) = channel::bounded(1);
+    std::thread::spawn(move || {
+        let mut stdin = BoundedLines::new(std::io::stdin().lock(), budget);
+        loop {
+            let next = match stdin.next_line() {
+                Ok(Some(line)) => Ok(line),
+                Ok(None) => break,
+                Err(err) => Err(err),
+            };
+            let failed = next.is_err();
+            if lines.send_blocking(next).is_err() || failed {
+                break;
+            }
+        }
+    });
+    input
+}
+
+/// How much text one message may carry, and where that limit comes from.
+#[derive(Clone, Copy)]
+struct Budget {
+    limits: Limits,
+    /// The server announced the limit in WELCOME (typed); otherwise it is `--max-frame-len`.
+    announced: bool,
+}
+
+impl Budget {
+    fn from_flag(limits: Limits) -> Budget {
+        Budget {
+            limits,
+            announced: false,
+        }
+    }
+
+    fn text_len(self) -> usize {
+        // u32 into usize: framechat's targets have at least 32-bit pointers.
+        self.limits.max_text_len() as usize
+    }
+}
+
+/// "this server takes at most T bytes of text per message (its frame limit L minus 24 bytes of
+/// relay headroom)" (FC-15).
+impl fmt::Display for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let frame = self.limits.max_frame_len();
+        let text = self.limits.max_text_len();
+        let headroom = frame - text;
+        if self.announced {
+            write!(
+                f,
+                "this server takes at most {text} bytes of text per message (its frame limit \
+                 {frame} minus {headroom} bytes of relay headroom)"
+            )
+        } else {
+            write!(
+                f,
+                "this client sends at most {text} bytes of text per message (--max-frame-len \
+                 {frame} minus {headroom} bytes of relay headroom)"
+            )
+        }
+    }
+}
+
+/// How a session ended, other than by the user's end of input followed by the server's close.
+#[derive(Debug)]
+pub(crate) enum SessionEnd {
+    /// The server closed the connection without an ERROR.
+    Closed { peer: SocketAddr },
+    /// The server sent ERROR (§4.7) before the end.
+    ServerError {
+        peer: SocketAddr,
+        code: ErrorCode,
+        reason: String,
+    },
+    /// The transport failed: a reset, a refused write.
+    Transport { peer: SocketAddr, source: io::Error },
+    /// The server sent a stream §3–§6 forbid.
+    Invalid {
+        peer: SocketAddr,
+        source: DecodeError,
+    },
+    /// What the server sent fits the other profile better than this client's.
+    OtherProfile {
+        peer: SocketAddr,
+        /// What it did, as a phrase after "the server at ADDR".
+        seen: String,
+        /// The profile it seems to speak.
+        speaks: Profile,
+        /// Whether what it sent can only be that profile, or merely fits it.
+        certain: bool,
+    },
+}
+
+impl fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionEnd::Closed { peer } => write!(f, "the server at {peer} closed the connection"),
+            SessionEnd::ServerError { peer, code, reason } if reason.is_empty() => {
+                write!(
+                    f,
+                    "the server at {peer} ended the session with ERROR {code}"
+                )
+            }
+            SessionEnd::ServerError { peer, code, reason } => write!(
+                f,
+                "the server at {peer} ended the session with ERROR {code}: {reason}"
+            ),
+            SessionEnd::Transport { peer, .. } => write!(f, "the connection to {peer} failed"),
+            SessionEnd::Invalid { peer, .. } => {
+                write!(f, "the server at {peer} sent an invalid stream")
+            }
+            SessionEnd::OtherProfile {
+                peer,
+                seen,
+                speaks,
+                certain,
+            } => {
+                let flag = match speaks {
+                    Profile::Typed => "typed",
+                    Profile::Legacy => "legacy",
+                };
+                if *certain {
+                    write!(
+                        f,
+                        "the server at {peer} {seen}: it looks like it speaks the {flag} \
+                         profile; try --profile {flag}"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the server at {peer} {seen}: if it speaks only the {flag} profile, \
+                         try --profile {flag}"
+                    )
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for SessionEnd {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SessionEnd::Transport { source, .. } => Some(source),
+            SessionEnd::Invalid { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 /// One line describing a received frame, with the end-to-end latency its timestamps give.

@@ -1,4 +1,4 @@
-//! The seed notebook's demo run as one command: a server on a free port, two clients at once.
+//! The notebook's demo run as one command: a server on a free port, two clients at once.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use async_std::task;
 use futures_lite::StreamExt as _;
 
 use crate::client::{self, describe, Reader, Writer};
-use crate::AnyError;
+use crate::{say, AnyError};
 use framechat::futures::Error;
 use framechat::server::{Server, ServerConfig, Snapshot};
 use framechat::{Frame, Limits, Profile, UnixMicros};
@@ -17,10 +17,10 @@ pub(crate) async fn command() -> Result<(), AnyError> {
     let (logs, metrics) = run().await?;
     for log in &logs {
         for line in &log.received {
-            println!("{} ({:?}) recv: {line}", log.name, log.profile);
+            say(&format!("{} ({:?}) recv: {line}", log.name, log.profile));
         }
     }
-    println!("{}", metrics.to_final_json_line());
+    say(&metrics.to_final_json_line());
     Ok(())
 }
 
@@ -35,7 +35,7 @@ pub(crate) struct ClientLog {
     pub received: Vec<String>,
 }
 
-/// Runs the demo: the seed's two clients (`a b c d` as a legacy client, `x y z` as a typed one),
+/// Runs the demo: the notebook's two clients (`a b c d` as a legacy client, `x y z` as a typed one),
 /// concurrently, against an in-process server; returns what each received and the final metrics.
 ///
 /// Each client sends a message, waits for its echo (printing peer messages that arrive meanwhile),
@@ -51,8 +51,8 @@ pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), Error> {
     let handle = server.handle();
     let server_task = task::spawn(server.run());
 
-    const SEED_A: [&str; 4] = ["a", "b", "c", "d"];
-    const SEED_X: [&str; 3] = ["x", "y", "z"];
+    const NOTEBOOK_A: [&str; 4] = ["a", "b", "c", "d"];
+    const NOTEBOOK_X: [&str; 3] = ["x", "y", "z"];
     // Both are in the room before either sends, so each sees all of the other's messages. A
     // connect returns before the server has accepted; client 2's WELCOME proves it was, and the
     // server accepts in order, so client 1 was too.
@@ -71,15 +71,15 @@ pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), Error> {
         "client 1",
         a,
         Vec::new(),
-        &SEED_A,
-        SEED_X.len(),
+        &NOTEBOOK_A,
+        NOTEBOOK_X.len(),
     ));
     let second = task::spawn(demo_client(
         "client 2",
         (x_reader, x_writer),
         vec![welcome],
-        &SEED_X,
-        SEED_A.len(),
+        &NOTEBOOK_X,
+        NOTEBOOK_A.len(),
     ));
     let logs = vec![first.await?, second.await?];
 

@@ -4,11 +4,15 @@ mod args;
 mod bench;
 mod client;
 mod demo;
+mod input;
 mod logger;
+#[cfg(test)]
+mod message_tests;
 mod serve;
 #[cfg(test)]
 mod tests;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use async_std::task;
@@ -30,7 +34,9 @@ fn main() -> ExitCode {
     let result = task::block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args.config()?).await,
-            Command::Client(args) => client::run(args.addr, args.profile(), args.limits()?).await,
+            Command::Client(args) => {
+                client::run(args.addr.all(), args.profile(), args.limits()?).await
+            }
             Command::Demo => demo::command().await,
             Command::Bench(args) => bench::command(args.config()?, args.json).await,
         }
@@ -44,13 +50,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a line on stdout. A closed stdout (`framechat serve | head -n 1`) loses the line instead
+/// of panicking: what is printed is a report, and the work it reports is done either way.
+pub(crate) fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 /// `framechat: ` and the error with each of its sources: an adapter error names its layer, its
-/// source says what happened.
+/// source says what happened. A source whose text the message already ends with (an error that
+/// both prints and returns its source) is not repeated.
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut message = format!("framechat: {err}");
     let mut source = err.source();
     while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
+        let cause_text = cause.to_string();
+        if !message.ends_with(&cause_text) {
+            message.push_str(": ");
+            message.push_str(&cause_text);
+        }
         source = cause.source();
     }
     message

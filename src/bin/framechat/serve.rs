@@ -32,6 +32,6 @@ pub(crate) async fn run(config: ServerConfig) -> Result<(), AnyError> {
         server.local_addr()
     );
     let last = server.run().await?;
-    println!("{}", last.to_final_json_line());
+    crate::say(&last.to_final_json_line());
     Ok(())
 }

@@ -34,7 +34,9 @@ impl Connection {
     /// Connects, subscribes to the bench subject, and waits until the server confirms the
     /// subscription (PONG), so no one publishes before everyone listens.
     pub(super) async fn open(addr: SocketAddr) -> Result<Connection, Error> {
-        let mut stream = TcpStream::connect(addr).await?;
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| crate::client::connect_failed(addr, source))?;
         stream.set_nodelay(true)?;
         let mut buf = Vec::new();
         read_line(&mut stream, &mut buf).await?; // INFO {...}
