@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_std::channel;
@@ -254,12 +254,7 @@ pub(crate) async fn run(
     for client in clients {
         client.await?;
     }
-    let last = tally
-        .last_delivery
-        .lock()
-        .ok()
-        .and_then(|l| *l)
-        .unwrap_or_else(Instant::now);
+    let last = lock(&tally.last_delivery).unwrap_or_else(Instant::now);
     let elapsed_s = last.duration_since(start).as_secs_f64().max(1e-9);
     let server_relay_ms = match in_process {
         Some(server) => Some(server.stop().await.avg_service_ms),
@@ -316,8 +311,8 @@ impl Report {
         } else {
             0.0
         };
-        let latency_us = match tally.latency_us.lock() {
-            Ok(h) if !h.is_empty() => [
+        let latency_us = match lock(&tally.latency_us) {
+            h if !h.is_empty() => [
                 h.value_at_quantile(0.5),
                 h.value_at_quantile(0.9),
                 h.value_at_quantile(0.99),
@@ -387,9 +382,7 @@ impl BenchWriter {
                 text,
             } => {
                 if let Some(times) = send_times {
-                    if let Ok(mut times) = times.lock() {
-                        times.push_back(Instant::now());
-                    }
+                    lock(times).push_back(Instant::now());
                 }
                 client::send_message(writer, text, UnixMicros::now()).await
             }
@@ -423,10 +416,9 @@ impl Seen {
 
     fn merge_into(self, tally: &Tally) {
         tally.echoes.fetch_add(self.echoes, Relaxed);
-        if let Ok(mut histogram) = tally.latency_us.lock() {
-            let _ = histogram.add(&self.latency_us);
-        }
-        if let (Ok(mut last), Some(mine)) = (tally.last_delivery.lock(), self.last) {
+        let _ = lock(&tally.latency_us).add(&self.latency_us);
+        if let Some(mine) = self.last {
+            let mut last = lock(&tally.last_delivery);
             *last = Some(last.map_or(mine, |l| l.max(mine)));
         }
     }
@@ -574,7 +566,7 @@ async fn read_framechat(
                         let _ = tokens.try_send(());
                         let sent = send_times
                             .as_ref()
-                            .and_then(|times| times.lock().ok()?.pop_front());
+                            .and_then(|times| lock(times).pop_front());
                         sent.map(|at| instant.saturating_duration_since(at).as_micros() as u64)
                     }
                     Frame::Text(_) => None,
@@ -685,4 +677,10 @@ impl Report {
             self.cluster_rps,
         )
     }
+}
+
+/// Locks `mutex`, recovering it if a task panicked while holding it, as the hub and the server do:
+/// every critical section here (a push, a pop, a histogram merge) leaves its data whole.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
