@@ -25,7 +25,7 @@ const STOP_WITHIN: Duration = Duration::from_secs(30);
 /// its connect and its preface (FC-27): a test whose typed client were judged legacy would fail
 /// for the machine's sake. Nothing waits for it to run out: every client that must be judged by
 /// silence is in a test with [`silence_config`].
-const WINDOW_NO_PREFACE_MISSES: Duration = Duration::from_secs(30);
+const UNMISSABLE_WINDOW: Duration = Duration::from_secs(30);
 
 /// A detection window short enough that a silent client is judged legacy quickly (FC-27).
 const SHORT_WINDOW: Duration = Duration::from_millis(100);
@@ -35,7 +35,7 @@ fn config() -> ServerConfig {
     ServerConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         metrics_interval: None,
-        detect_window: WINDOW_NO_PREFACE_MISSES,
+        detect_window: UNMISSABLE_WINDOW,
         // Queues drain within this unless a peer stops reading: no test's drain is cut by it.
         shutdown_grace: WAIT,
         ..ServerConfig::default()
