@@ -14,15 +14,41 @@ use framechat::wire::PREFACE;
 use framechat::{Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
 use futures_lite::StreamExt as _;
 
+/// A generous bound on waiting for an event (a frame, an end of stream, a count): only a lost
+/// event reaches it, never a slow machine.
 const WAIT: Duration = Duration::from_secs(10);
 
+/// How long `stop` may take: the shutdown grace, the server's unwinding, and a wait to spare.
+const STOP_WITHIN: Duration = Duration::from_secs(30);
+
+/// A detection window no typed client can miss, however late a loaded machine runs it between
+/// its connect and its preface (FC-27): a test whose typed client were judged legacy would fail
+/// for the machine's sake. Nothing waits for it to run out: every client that must be judged by
+/// silence is in a test with [`silence_config`].
+const UNMISSABLE_WINDOW: Duration = Duration::from_secs(30);
+
+/// A detection window short enough that a silent client is judged legacy quickly (FC-27).
+const SHORT_WINDOW: Duration = Duration::from_millis(100);
+
+/// The server of most tests: every clock is an upper bound that no scheduling delay reaches.
 fn config() -> ServerConfig {
     ServerConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         metrics_interval: None,
-        detect_window: Duration::from_millis(100),
-        shutdown_grace: Duration::from_secs(2),
+        detect_window: UNMISSABLE_WINDOW,
+        // Queues drain within this unless a peer stops reading: no test's drain is cut by it.
+        shutdown_grace: WAIT,
         ..ServerConfig::default()
+    }
+}
+
+/// For tests whose clients include one judged legacy by its silence (FC-27). Only legacy clients
+/// may connect to it: a legacy client is legacy whether its first byte or the window decides, so
+/// no scheduling delay changes what it is; a typed client here could lose the race to the window.
+fn silence_config() -> ServerConfig {
+    ServerConfig {
+        detect_window: SHORT_WINDOW,
+        ..config()
     }
 }
 
@@ -38,7 +64,7 @@ impl Running {
 
     async fn stop(self) -> Snapshot {
         self.handle.shutdown();
-        async_std::future::timeout(WAIT, self.task)
+        async_std::future::timeout(STOP_WITHIN, self.task)
             .await
             .expect("shutdown finishes within the wait")
             .expect("server ran without an I/O error")
@@ -164,9 +190,9 @@ async fn metrics_until(handle: &ServerHandle, ready: impl Fn(&Snapshot) -> bool)
 
 #[test]
 fn legacy_clients_get_echo_and_peer_texts() {
-    // §3.2, FC-28
+    // §3.2, FC-28. The second client hears the first before it speaks: judged by its silence.
     task::block_on(async {
-        let server = start(config()).await;
+        let server = start(silence_config()).await;
         let (mut r1, mut w1) = connect(server.addr(), Profile::Legacy).await;
         let (mut r2, mut w2) = connect(server.addr(), Profile::Legacy).await;
         admitted(&server.handle, 2).await;
@@ -278,9 +304,9 @@ fn seed_recv(sock: &mut StdTcpStream) -> String {
 
 #[test]
 fn a_client_written_to_the_seed_framing_only_interoperates() {
-    // §3: byte for byte the seed's format.
+    // §3: byte for byte the seed's format. The second client never speaks: judged by its silence.
     task::block_on(async {
-        let server = start(config()).await;
+        let server = start(silence_config()).await;
         let addr = server.addr();
         let handle = server.handle.clone();
         let received = task::spawn_blocking(move || {
@@ -318,7 +344,7 @@ fn byte_by_byte_and_coalesced_writes_give_the_same_messages() {
         let (mut listener_r, _listener_w) = connect(server.addr(), Profile::Typed).await;
         welcome(&mut listener_r).await;
         let addr = server.addr();
-        task::spawn_blocking(move || {
+        let writer = task::spawn_blocking(move || {
             let mut stream = StdTcpStream::connect(addr).expect("connect");
             stream.set_nodelay(true).expect("nodelay");
             let mut bytes = PREFACE.to_vec();
@@ -342,8 +368,8 @@ fn byte_by_byte_and_coalesced_writes_give_the_same_messages() {
                 std::thread::sleep(Duration::from_millis(1));
             }
             stream.write_all(&bytes[cut..]).expect("write the rest");
-            // Keep the connection open until the broadcasts are out.
-            std::thread::sleep(Duration::from_millis(300));
+            // Kept open until the broadcasts are out: the test drops it after it has them.
+            stream
         });
         let texts: Vec<String> = [
             recv(&mut listener_r).await,
@@ -354,6 +380,7 @@ fn byte_by_byte_and_coalesced_writes_give_the_same_messages() {
         .map(|f| text(f).to_string())
         .collect();
         assert_eq!(texts, ["one", "two", "three"]);
+        drop(writer.await);
         server.stop().await;
     });
 }
@@ -375,8 +402,10 @@ fn ping_is_answered_with_pong() {
 #[test]
 fn a_silent_client_is_in_the_room_and_becomes_legacy() {
     // FC-26, FC-27: joined at accept; legacy once the detection window passes without a byte.
+    // The talker is legacy too: with a window this short a typed talker could be misjudged on a
+    // loaded machine, and typed-to-legacy relaying is `legacy_and_typed_clients_share_one_room`'s.
     task::block_on(async {
-        let server = start(config()).await;
+        let server = start(silence_config()).await;
         let addr = server.addr();
         let silent = task::spawn_blocking(move || {
             let mut sock = StdTcpStream::connect(addr).expect("connect");
@@ -384,15 +413,16 @@ fn a_silent_client_is_in_the_room_and_becomes_legacy() {
             (seed_recv(&mut sock), seed_recv(&mut sock))
         });
         // Let the silent client be accepted before the talker speaks.
-        metrics_until(&server.handle, |m| m.connections_open >= 1).await;
-        let (mut r, mut w) = connect(server.addr(), Profile::Typed).await;
-        welcome(&mut r).await;
-        w.send_message("first", UnixMicros::now())
+        admitted(&server.handle, 1).await;
+        let (mut r, mut w) = connect(server.addr(), Profile::Legacy).await;
+        w.send_message("first", UnixMicros::UNKNOWN)
             .await
             .expect("send");
-        w.send_message("second", UnixMicros::now())
+        w.send_message("second", UnixMicros::UNKNOWN)
             .await
             .expect("send");
+        assert_eq!(text(&recv(&mut r).await), "echo: first");
+        assert_eq!(text(&recv(&mut r).await), "echo: second");
         let (first, second) = silent.await;
         assert_eq!(
             (first.as_str(), second.as_str()),
@@ -405,16 +435,16 @@ fn a_silent_client_is_in_the_room_and_becomes_legacy() {
 #[test]
 fn messages_queued_before_the_profile_is_known_are_encoded_in_the_decided_profile() {
     // FC-27: a typed client that connects, stays quiet briefly (within the window), then sends its
-    // preface gets WELCOME and then the broadcasts queued meanwhile, all typed.
+    // preface gets WELCOME and then the broadcasts queued meanwhile, all typed. The window is
+    // `config()`'s, longer than any wait below: the quiet spell ends by the test's doing, when the
+    // broadcast is queued, never by the clock.
     task::block_on(async {
-        let mut cfg = config();
-        cfg.detect_window = Duration::from_secs(5);
-        let server = start(cfg).await;
+        let server = start(config()).await;
         let addr = server.addr();
         let mut late = async_std::net::TcpStream::connect(addr)
             .await
             .expect("connect");
-        metrics_until(&server.handle, |m| m.connections_open >= 1).await;
+        admitted(&server.handle, 1).await;
         let (mut r, mut w) = connect(addr, Profile::Typed).await;
         welcome(&mut r).await;
         w.send_message("early", UnixMicros::now())
@@ -805,6 +835,8 @@ fn the_prometheus_endpoint_serves_the_counters() {
             .await
             .expect("send");
         recv(&mut r).await;
+        // The server counts a message after relaying it, so its echo can arrive first.
+        metrics_until(&server.handle, |m| m.messages_total >= 1).await;
         let metrics_addr = server.handle.metrics_addr().expect("a metrics endpoint");
         let body = task::spawn_blocking(move || {
             let mut sock = StdTcpStream::connect(metrics_addr).expect("connect");
@@ -828,15 +860,22 @@ fn the_prometheus_endpoint_serves_the_counters() {
 
 #[test]
 fn a_client_streaming_large_frames_is_not_cut_by_the_frame_deadline() {
-    // FC-32: the deadline bounds one frame, not a stream of frames that straddle reads.
+    // FC-32: the deadline bounds one frame, not a stream of frames that straddle reads. The
+    // streamer is paced by the clock only to make the stream outlast the deadline; the deadline is
+    // long enough that no scheduling delay between two of its writes reaches it (the exact cut is
+    // `a_frame_only_continued_past_its_deadline_is_cut_though_reads_keep_coming`'s, without sockets).
+    // The listener never speaks, so the server is `silence_config`'s, and every client legacy.
+    const DEADLINE: Duration = Duration::from_secs(3);
+    const FRAMES: usize = 120;
+    // 120 pieces 40 ms apart: 4.8 s, 1.6 deadlines.
+    const PACE: Duration = Duration::from_millis(40);
     task::block_on(async {
-        let mut cfg = config();
-        cfg.frame_deadline = Duration::from_millis(300);
+        let mut cfg = silence_config();
+        cfg.frame_deadline = DEADLINE;
         let server = start(cfg).await;
         let addr = server.addr();
         let (mut listener_r, _listener_w) = connect(addr, Profile::Legacy).await;
         admitted(&server.handle, 1).await;
-        const FRAMES: usize = 120;
         let streamer = task::spawn_blocking(move || {
             let mut sock = StdTcpStream::connect(addr).expect("connect");
             let text = "z".repeat(50_000);
@@ -845,12 +884,13 @@ fn a_client_streaming_large_frames_is_not_cut_by_the_frame_deadline() {
                 bytes.extend_from_slice(&(text.len() as u32).to_be_bytes());
                 bytes.extend_from_slice(text.as_bytes());
             }
-            // Pieces that end inside frames, 10 ms apart: 1.2 s in all, 4 deadlines long.
-            for piece in bytes.chunks(bytes.len() / 120 + 7) {
+            // Pieces that end inside frames, each completing one frame and starting the next.
+            let started = Instant::now();
+            for piece in bytes.chunks(bytes.len() / FRAMES + 7) {
                 sock.write_all(piece).expect("the server keeps reading");
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(PACE);
             }
-            sock
+            (sock, started.elapsed())
         });
         for _ in 0..FRAMES {
             assert_eq!(
@@ -858,7 +898,12 @@ fn a_client_streaming_large_frames_is_not_cut_by_the_frame_deadline() {
                 "peer: ".len() + 50_000
             );
         }
-        drop(streamer.await);
+        let (sock, streamed_for) = streamer.await;
+        drop(sock);
+        assert!(
+            streamed_for > DEADLINE,
+            "the stream outlasted one deadline: {streamed_for:?}"
+        );
         let metrics = server.stop().await;
         assert_eq!(
             (metrics.timeouts, metrics.messages_total),
