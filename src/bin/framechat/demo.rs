@@ -44,6 +44,9 @@ pub(crate) async fn run() -> Result<(Vec<ClientLog>, Snapshot), Error> {
     let config = ServerConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         metrics_interval: None,
+        // Every client here speaks first, so its first bytes decide its profile: a client
+        // descheduled between connect and first write must not be judged legacy by the clock.
+        detect_window: crate::IN_PROCESS_DETECT_WINDOW,
         ..ServerConfig::default()
     };
     let server = Server::bind(config).await.map_err(std::io::Error::from)?;

@@ -23,6 +23,10 @@ use crate::args::{Cli, Command};
 /// Any command's error; printed with its sources by `main`.
 pub(crate) type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The detection window of the demo's and the bench's in-process servers, whose clients all speak
+/// first (FC-27): generous, so that only a client's bytes decide its profile.
+pub(crate) const IN_PROCESS_DETECT_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo and the bench print results on stdout: keep the server's info lines out of them.
