@@ -27,7 +27,7 @@ nats-server -a 127.0.0.1 -p "$nats_port" >/dev/null 2>&1 &
 nats_pid=$!
 python3 tests/seed/seed_chat.py server "$seed_port" 3600 >/dev/null 2>&1 &
 seed_pid=$!
-trap 'kill $fc_pid $nats_pid $seed_pid 2>/dev/null || true' EXIT
+trap 'kill $fc_pid $nats_pid $seed_pid 2>/dev/null || true; rm -f "${results:-}"' EXIT
 for port in "$fc_port" "$nats_port" "$seed_port"; do
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 done

@@ -169,21 +169,34 @@ fn latency_histogram() -> Histogram<u64> {
 }
 
 /// `framechat bench`: runs the bench with a progress bar on a terminal, then prints the report.
+/// The bar counts messages sent against the quota, or, for a timed load, time against its length.
 pub(crate) async fn command(config: BenchConfig, json: bool) -> Result<(), AnyError> {
+    let template = match config.load {
+        Load::Messages(_) => "{spinner} {elapsed_precise} [{bar:30}] sent {pos}/{len} ({per_sec})",
+        Load::Duration(_) => "{spinner} {elapsed_precise} [{bar:30}] {msg}",
+    };
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{bar:30}] sent {pos}/{len} ({per_sec})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
+    let started = Instant::now();
     let report = run(&config, |sent, quota| {
-        if let Some(bar) = &bar {
-            bar.set_length(quota.max(sent));
-            bar.set_position(sent);
+        let Some(bar) = &bar else { return };
+        match config.load {
+            Load::Messages(_) => {
+                bar.set_length(quota.max(sent));
+                bar.set_position(sent);
+            }
+            Load::Duration(limit) => {
+                let limit_ms = limit.as_millis().max(1) as u64;
+                bar.set_length(limit_ms);
+                bar.set_position((started.elapsed().as_millis() as u64).min(limit_ms));
+                bar.set_message(format!("sent {sent}"));
+            }
         }
     })
     .await?;
