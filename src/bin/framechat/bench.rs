@@ -116,6 +116,8 @@ pub(crate) struct Report {
     pub deliveries: u64,
     /// Deliveries expected (`messages_sent × clients`) and not received before the drain ended.
     pub lost: u64,
+    /// Why: the clients that lost deliveries, grouped by how their run ended.
+    pub lost_by: Vec<LostBy>,
     /// The in-process server's mean relay time (a message decoded → queued for every peer), in
     /// milliseconds; `None` against an external server. It leaves out the writes to the peers.
     pub server_relay_ms: Option<f64>,
@@ -134,6 +136,47 @@ pub(crate) struct Report {
     pub utilization: f64,
 }
 
+/// Clients that lost deliveries for one reason.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LostBy {
+    /// How their runs ended.
+    pub reason: String,
+    /// How many clients ended so.
+    pub clients: usize,
+    /// The deliveries they did not receive.
+    pub lost: u64,
+}
+
+/// What a client that lost deliveries was not told about its end.
+pub(crate) const NO_REASON: &str =
+    "no reason given: the stream ended without an ERROR, or nothing more came within the drain time";
+
+/// Groups the clients that received fewer than `expected` deliveries by their end's reason, the
+/// largest loss first, so that no lost delivery goes unexplained.
+pub(crate) fn lost_by(ends: &[ClientEnd], expected: u64) -> Vec<LostBy> {
+    let mut groups: Vec<LostBy> = Vec::new();
+    for end in ends {
+        let lost = expected.saturating_sub(end.deliveries);
+        if lost == 0 {
+            continue;
+        }
+        let reason = end.reason.as_deref().unwrap_or(NO_REASON);
+        match groups.iter_mut().find(|group| group.reason == reason) {
+            Some(group) => {
+                group.clients += 1;
+                group.lost += lost;
+            }
+            None => groups.push(LostBy {
+                reason: reason.to_string(),
+                clients: 1,
+                lost,
+            }),
+        }
+    }
+    groups.sort_by(|a, b| b.lost.cmp(&a.lost).then_with(|| a.reason.cmp(&b.reason)));
+    groups
+}
+
 /// Shared tallies of one run.
 struct Tally {
     deliveries: AtomicU64,
@@ -146,6 +189,17 @@ struct Tally {
     senders_done: AtomicU64,
     /// Clients entirely done.
     clients_done: AtomicU64,
+    /// Each finished client's deliveries and why its stream ended, to explain what was lost.
+    ends: Mutex<Vec<ClientEnd>>,
+}
+
+/// How one client's run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ClientEnd {
+    /// Deliveries the client received.
+    pub(crate) deliveries: u64,
+    /// Why it stopped early, if it was told or its connection failed.
+    pub(crate) reason: Option<String>,
 }
 
 impl Tally {
@@ -159,6 +213,7 @@ impl Tally {
             stop_sending: AtomicBool::new(false),
             senders_done: AtomicU64::new(0),
             clients_done: AtomicU64::new(0),
+            ends: Mutex::new(Vec::new()),
         }
     }
 }
@@ -348,6 +403,7 @@ impl Report {
             deliveries_per_s: deliveries as f64 / elapsed_s,
             deliveries,
             lost: (sent * expected_per_message).saturating_sub(deliveries),
+            lost_by: lost_by(&lock(&tally.ends), sent),
             server_relay_ms,
             avg_service_ms,
             latency_us,
@@ -412,6 +468,9 @@ struct Seen {
     echoes: u64,
     latency_us: Histogram<u64>,
     last: Option<Instant>,
+    /// Why the server ended this client's stream, when it said (an ERROR frame) or when the
+    /// connection failed; `None` for an end with no word.
+    end: Option<String>,
 }
 
 /// A client's live delivery count: its own atomic, so readers never contend on one cache line.
@@ -427,6 +486,7 @@ impl Seen {
             echoes: 0,
             latency_us: latency_histogram(),
             last: None,
+            end: None,
         }
     }
 
@@ -499,13 +559,33 @@ impl Connection {
         let sending = send_closed_loop(&mut writer, config, tally, &token).await;
         tally.senders_done.fetch_add(1, Relaxed);
         drain(&writer, config, tally, &progress).await;
-        let seen = reading.await?;
-        tally
-            .deliveries
-            .fetch_add(progress.deliveries.load(Relaxed), Relaxed);
+        let mut seen = reading.await?;
+        let deliveries = progress.deliveries.load(Relaxed);
+        tally.deliveries.fetch_add(deliveries, Relaxed);
+        // The reader's reason first: a send fails because the server closed, and said why.
+        let reason = seen.end.take().or_else(|| {
+            sending
+                .err()
+                .map(|err| format!("sending failed: {}", error_text(&err)))
+        });
+        lock(&tally.ends).push(ClientEnd { deliveries, reason });
         seen.merge_into(tally);
-        sending
+        Ok(())
     }
+}
+
+/// An error and its sources, on one line.
+fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Sends the client's quota (or until the timed load ends), with at most `window` messages whose
@@ -586,7 +666,12 @@ async fn read_framechat(
                         sent.map(|at| instant.saturating_duration_since(at).as_micros() as u64)
                     }
                     Frame::Text(_) => None,
-                    // PING/PONG/ERROR are not part of the workload.
+                    Frame::Error { code, reason } => {
+                        seen.end =
+                            Some(format!("closed by the server with ERROR {code}: {reason}"));
+                        return;
+                    }
+                    // PING/PONG are not part of the workload.
                     _ => return,
                 };
                 deliveries += 1;
@@ -603,10 +688,19 @@ async fn read_framechat(
             Ok(true) => {}
             // The end of the stream: the drain is over (the writer shut the socket) or the server
             // closed; what did not arrive counts as lost.
-            Ok(false) | Err(Error::Io(_)) => break,
+            Ok(false) => break,
+            Err(Error::Io(err)) => {
+                if seen.end.is_none() {
+                    seen.end = Some(format!("the connection failed: {}", error_text(&err)));
+                }
+                break;
+            }
             Err(err) => {
-                progress.reader_done.store(true, Relaxed);
-                return Err(err);
+                seen.end = Some(format!(
+                    "the server sent an invalid stream: {}",
+                    error_text(&err)
+                ));
+                break;
             }
         }
     }
@@ -635,6 +729,11 @@ impl Report {
             "deliveries_per_s": rounded(self.deliveries_per_s, 1),
             "deliveries": self.deliveries,
             "lost": self.lost,
+            "lost_by": self.lost_by.iter().map(|group| serde_json::json!({
+                "reason": group.reason,
+                "clients": group.clients,
+                "lost": group.lost,
+            })).collect::<Vec<_>>(),
             "avg_service_ms": rounded(self.avg_service_ms, 6),
             "server_relay_ms": self.server_relay_ms.map(|ms| rounded(ms, 6)),
             "latency_us": { "p50": p50, "p90": p90, "p99": p99, "p99_9": p999, "max": max },
@@ -649,6 +748,24 @@ impl Report {
     }
 
     /// The report for people.
+    /// One line per reason clients lost deliveries, after `lost`.
+    fn lost_by_text(&self) -> String {
+        self.lost_by
+            .iter()
+            .map(|group| {
+                let clients = if group.clients == 1 {
+                    "client"
+                } else {
+                    "clients"
+                };
+                format!(
+                    "\n  {} lost by {} {clients}: {}",
+                    group.lost, group.clients, group.reason
+                )
+            })
+            .collect()
+    }
+
     pub(crate) fn to_text(&self) -> String {
         let [p50, p90, p99, p999, max] = self.latency_us;
         let relay = match self.server_relay_ms {
@@ -665,7 +782,7 @@ impl Report {
              elapsed            {:.3} s\n\
              echo rps           {:.0}\n\
              deliveries/s       {:.0}  ({} deliveries)\n\
-             lost               {}\n\
+             lost               {}{}\n\
              avg service        {:.4} ms (1 / echo rps){relay}\n\
              latency ({latency_kind}): p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, max {} µs\n\
              capacity: rps_per_node ≈ 1 / avg_service_time = {:.0}; \
@@ -680,6 +797,7 @@ impl Report {
             self.deliveries_per_s,
             self.deliveries,
             self.lost,
+            self.lost_by_text(),
             self.avg_service_ms,
             p50,
             p90,

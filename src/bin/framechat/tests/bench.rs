@@ -34,6 +34,7 @@ fn assert_complete(report: &Report, config: &BenchConfig) {
     assert_eq!(report.messages_sent, sent);
     assert_eq!(report.deliveries, sent * config.clients as u64);
     assert_eq!(report.lost, 0);
+    assert_eq!(report.lost_by, []);
     assert!(report.echo_rps > 0.0 && report.deliveries_per_s > report.echo_rps);
     let [p50, p90, p99, p999, max] = report.latency_us;
     assert!(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= max);
@@ -80,6 +81,7 @@ fn the_bench_loses_nothing_against_an_in_process_typed_server() {
             "elapsed_s",
             "latency_us",
             "lost",
+            "lost_by",
             "messages_sent",
             "server_relay_ms",
             "size",
@@ -185,4 +187,92 @@ fn the_bench_drives_a_nats_server_with_the_same_workload() {
     });
     let config = small(Target::Nats, Some(SocketAddr::from(([127, 0, 0, 1], port))));
     assert_complete(&run(&config), &config);
+}
+
+#[test]
+fn lost_deliveries_are_grouped_by_how_each_client_ended_largest_loss_first() {
+    use crate::bench::{lost_by, ClientEnd, LostBy};
+    let end = |deliveries, reason: Option<&str>| ClientEnd {
+        deliveries,
+        reason: reason.map(str::to_string),
+    };
+    let slow = "closed by the server with ERROR 6 (SLOW_CONSUMER): your queue was full";
+    let ends = [
+        end(100, None),
+        end(40, Some(slow)),
+        end(100, Some("the connection failed: reset")),
+        end(90, None),
+        end(70, Some(slow)),
+    ];
+    assert_eq!(
+        lost_by(&ends, 100),
+        [
+            LostBy {
+                reason: slow.to_string(),
+                clients: 2,
+                lost: 90
+            },
+            LostBy {
+                reason: bench::NO_REASON.to_string(),
+                clients: 1,
+                lost: 10
+            },
+        ]
+    );
+    assert_eq!(lost_by(&ends[..1], 100), []);
+}
+
+#[test]
+fn a_client_the_server_closes_with_an_error_is_named_as_the_reason_for_its_losses() {
+    use framechat::{Encoder, ErrorCode, Frame, Limits, Profile};
+    use std::io::{Read, Write};
+
+    // A server that welcomes its one client, then closes it as a slow consumer without relaying.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().expect("the bench connects");
+        let mut preface = [0u8; 10];
+        socket.read_exact(&mut preface).expect("the preface");
+        let mut encoder = Encoder::server(Profile::Typed, Limits::default());
+        let mut out = Vec::new();
+        let welcome = Frame::Welcome {
+            peer_id: 1,
+            max_frame_len: 1 << 20,
+        };
+        let closing = Frame::Error {
+            code: ErrorCode::SLOW_CONSUMER,
+            reason: "your queue was full",
+        };
+        encoder.encode(welcome, &mut out).expect("WELCOME");
+        encoder.encode(closing, &mut out).expect("ERROR");
+        socket.write_all(&out).expect("send");
+        socket
+            .shutdown(std::net::Shutdown::Write)
+            .expect("our end of stream");
+        // Read to the client's end, so closing never resets what it has not read yet.
+        let _ = std::io::copy(&mut socket, &mut std::io::sink());
+    });
+    let config = BenchConfig {
+        clients: 1,
+        load: Load::Messages(3),
+        window: 1,
+        // Nothing is ever echoed: the drain only says how long the sender waits for it.
+        drain: std::time::Duration::from_secs(1),
+        ..small(Target::Typed, Some(addr))
+    };
+    let report = run(&config);
+    server.join().expect("the fake server ends");
+    assert!(report.lost >= 1, "{report:?}");
+    let [group] = report.lost_by.as_slice() else {
+        panic!("one reason, got {:?}", report.lost_by)
+    };
+    assert_eq!((group.clients, group.lost), (1, report.lost));
+    assert!(
+        group.reason.contains("SLOW_CONSUMER") && group.reason.contains("your queue was full"),
+        "{}",
+        group.reason
+    );
+    assert!(report.to_text().contains(&group.reason));
+    assert!(report.to_json().contains("\"lost_by\""));
 }
