@@ -81,9 +81,12 @@ struct Shared {
     hub: Hub<Outgoing>,
     metrics: Metrics,
     shutting_down: AtomicBool,
-    /// Open connections' sockets, to close those with nothing to deliver at shutdown. The flag says
-    /// whether the writer runs.
-    sockets: Mutex<BTreeMap<PeerId, (TcpStream, bool)>>,
+    /// Open connections' sockets, to close those still open when the shutdown's grace runs out.
+    sockets: Mutex<BTreeMap<PeerId, TcpStream>>,
+    /// Closed when the shutdown begins, which every receiver hears at once: a connection whose
+    /// writer has not started learns it here (FC-33), as the others do from their outbox.
+    shutdown_signal: async_std::channel::Sender<()>,
+    shutdown_heard: async_std::channel::Receiver<()>,
     /// Connection tasks still running.
     active: AtomicU64,
 }
@@ -204,12 +207,15 @@ impl Server {
             None => None,
         };
         let (stop_sender, stop) = async_std::channel::bounded(1);
+        let (shutdown_signal, shutdown_heard) = async_std::channel::bounded(1);
         let shared = Arc::new(Shared {
             hub: Hub::new(config.hub),
             config,
             metrics: Metrics::new(),
             shutting_down: AtomicBool::new(false),
             sockets: Mutex::new(BTreeMap::new()),
+            shutdown_signal,
+            shutdown_heard,
             active: AtomicU64::new(0),
         });
         Ok(Server {
@@ -318,9 +324,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
             Metrics::add(&shared.metrics.connections_total, 1);
             Metrics::add(&shared.metrics.connections_open, 1);
             shared.active.fetch_add(1, Ordering::AcqRel);
-            lock(&shared.sockets).insert(peer, (stream.clone(), false));
-            log::debug!("peer {peer} connected from {addr}");
-            task::spawn(serve_admitted(shared.clone(), stream, peer, outbox));
+            lock(&shared.sockets).insert(peer, stream.clone());
+            log::info!("peer {peer} connected from {addr}");
+            task::spawn(serve_admitted(shared.clone(), stream, peer, addr, outbox));
         }
         Err(JoinError::Full { max_peers }) => {
             Metrics::add(&shared.metrics.connections_refused, 1);
@@ -340,13 +346,18 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
 }
 
 /// Serves an admitted connection, then takes it off the books.
-async fn serve_admitted(shared: Arc<Shared>, stream: TcpStream, peer: PeerId, outbox: PeerOutbox) {
-    reader::serve_connection(&shared, stream, peer, outbox).await;
+async fn serve_admitted(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: PeerId,
+    addr: SocketAddr,
+    outbox: PeerOutbox,
+) {
+    reader::serve_connection(&shared, stream, peer, addr, outbox).await;
     lock(&shared.sockets).remove(&peer);
     shared
         .metrics
         .connections_open
         .fetch_sub(1, Ordering::Relaxed);
     shared.active.fetch_sub(1, Ordering::AcqRel);
-    log::debug!("peer {peer} closed");
 }

@@ -1,0 +1,232 @@
+//! The server's lifecycle at its edges (spec §8, issue 11), over real loopback sockets: what an
+//! undecided connection gets at shutdown, who counts as idle, the queue bound before the first
+//! write, half-close, and the metrics endpoint under load. Every wait is on an event, with clocks
+//! only as generous upper bounds; ports come from the OS.
+#![cfg(feature = "server")]
+
+use std::io::{ErrorKind, Read};
+use std::net::{SocketAddr, TcpStream as StdTcpStream};
+use std::time::{Duration, Instant};
+
+use async_std::net::TcpStream;
+use async_std::task;
+use framechat::futures::{FrameSink, FrameStream};
+use framechat::hub::HubConfig;
+use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot};
+use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
+use futures_lite::StreamExt as _;
+
+const WAIT: Duration = Duration::from_secs(10);
+/// A detection window no test outlasts: a connection still undecided at its end was decided by
+/// something else than the window.
+const NEVER: Duration = Duration::from_secs(600);
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_interval: None,
+        detect_window: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(5),
+        ..ServerConfig::default()
+    }
+}
+
+struct Running {
+    handle: ServerHandle,
+    task: task::JoinHandle<std::io::Result<Snapshot>>,
+}
+
+impl Running {
+    fn addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+
+    async fn stop(self) -> Snapshot {
+        self.handle.shutdown();
+        async_std::future::timeout(WAIT * 2, self.task)
+            .await
+            .expect("shutdown finishes within the wait")
+            .expect("server ran without an I/O error")
+    }
+}
+
+async fn start(config: ServerConfig) -> Running {
+    let server = Server::bind(config).await.expect("bind to a free port");
+    let handle = server.handle();
+    Running {
+        handle,
+        task: task::spawn(server.run()),
+    }
+}
+
+/// A typed client over the futures adapter, its WELCOME read.
+async fn typed_client(addr: SocketAddr) -> (FrameStream<TcpStream>, FrameSink<TcpStream>) {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let limits = Limits::default();
+    let mut writer = FrameSink::new(stream.clone(), Encoder::client(Profile::Typed, limits));
+    writer.flush().await.expect("send the preface");
+    let mut reader = FrameStream::new(stream, Decoder::client(Profile::Typed, limits));
+    let first = recv(&mut reader).await;
+    assert!(matches!(first, Frame::Welcome { .. }), "got {first:?}");
+    (reader, writer)
+}
+
+async fn recv(reader: &mut FrameStream<TcpStream>) -> Frame {
+    async_std::future::timeout(WAIT, reader.next())
+        .await
+        .expect("a frame within the wait")
+        .expect("not the end of the stream")
+        .expect("a well-formed frame")
+}
+
+/// Sends a CHAT and waits for its ECHO: once this returns the server has relayed it.
+async fn say(reader: &mut FrameStream<TcpStream>, writer: &mut FrameSink<TcpStream>, text: &str) {
+    let chat = Frame::Chat {
+        sent_at: UnixMicros::now(),
+        text: text.to_string(),
+    };
+    writer.send(chat).await.expect("send");
+    match recv(reader).await {
+        Frame::Echo { text: echoed, .. } => assert_eq!(echoed, text),
+        other => panic!("expected the ECHO of {text:?}, got {other:?}"),
+    }
+}
+
+/// A client that never sends, connected with blocking std I/O; reads are bounded by the wait.
+fn silent_client(addr: SocketAddr) -> StdTcpStream {
+    let sock = StdTcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(WAIT)).expect("timeout");
+    sock
+}
+
+/// The next legacy frame's text (§3.1), or `None` at the end of the stream.
+fn legacy_recv(sock: &mut StdTcpStream) -> Option<String> {
+    let mut header = [0u8; 4];
+    match sock.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(err) if err.kind() == ErrorKind::UnexpectedEof => return None,
+        Err(err) => panic!("reading a legacy header: {err}"),
+    }
+    let mut text = vec![0u8; u32::from_be_bytes(header) as usize];
+    sock.read_exact(&mut text).expect("a legacy payload");
+    Some(String::from_utf8(text).expect("UTF-8 text"))
+}
+
+/// Waits until the server's metrics satisfy `ready`, bounded by the wait.
+async fn metrics_until(handle: &ServerHandle, ready: impl Fn(&Snapshot) -> bool) -> Snapshot {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = handle.metrics();
+        if ready(&now) || Instant::now() > deadline {
+            return now;
+        }
+        task::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+fn shutdown_delivers_the_queue_of_a_silent_connection_still_inside_its_detection_window() {
+    // FC-33 with FC-27: at shutdown an undecided connection is decided legacy and gets its queue.
+    task::block_on(async {
+        let server = start(ServerConfig {
+            detect_window: NEVER,
+            ..config()
+        })
+        .await;
+        let addr = server.addr();
+        let mut silent = silent_client(addr);
+        metrics_until(&server.handle, |m| m.connections_open >= 1).await;
+        let (mut r, mut w) = typed_client(addr).await;
+        for text in ["a", "b", "c"] {
+            say(&mut r, &mut w, text).await;
+        }
+        let stopping = task::spawn(server.stop());
+        let received = task::spawn_blocking(move || {
+            std::iter::from_fn(|| legacy_recv(&mut silent)).collect::<Vec<_>>()
+        })
+        .await;
+        assert_eq!(received, ["peer: a", "peer: b", "peer: c"]);
+        let metrics = stopping.await;
+        assert_eq!(metrics.connections_open, 0);
+    });
+}
+
+#[test]
+fn a_listen_only_client_that_keeps_receiving_outlives_the_idle_timeout() {
+    // FC-26 with FC-32: a successful write restarts the idle timeout; silence both ways closes.
+    task::block_on(async {
+        let idle_timeout = Duration::from_secs(2);
+        let server = start(ServerConfig {
+            idle_timeout,
+            ..config()
+        })
+        .await;
+        let addr = server.addr();
+        let mut listener = silent_client(addr);
+        metrics_until(&server.handle, |m| m.connections_open >= 1).await;
+        let (mut r, mut w) = typed_client(addr).await;
+        // Two idle timeouts of messages, a tenth of one apart: the listener never sends.
+        let count = 40;
+        let talking = Instant::now();
+        for i in 0..count {
+            say(&mut r, &mut w, &format!("m{i}")).await;
+            task::sleep(idle_timeout / 20).await;
+        }
+        assert!(
+            talking.elapsed() > idle_timeout,
+            "the talk outlasted the idle timeout"
+        );
+        let heard = task::spawn_blocking(move || {
+            let heard: Vec<String> = (0..count)
+                .filter_map(|_| legacy_recv(&mut listener))
+                .collect();
+            // Then nothing is written: the idle timeout closes it (legacy: without an ERROR).
+            let after = legacy_recv(&mut listener);
+            (heard, after)
+        })
+        .await;
+        let expected: Vec<String> = (0..count).map(|i| format!("peer: m{i}")).collect();
+        assert_eq!(heard.0, expected);
+        assert_eq!(heard.1, None, "closed once nothing more was written");
+        let metrics = server.stop().await;
+        assert!(
+            metrics.timeouts >= 1,
+            "the idle timeout closed the listener"
+        );
+    });
+}
+
+#[test]
+fn a_silent_legacy_client_joining_a_busy_room_receives_and_is_not_closed() {
+    // FC-29 with FC-27: the queue bound cannot close a peer the server may not write to yet; a full
+    // queue decides a silent connection legacy at once.
+    task::block_on(async {
+        let max_queue_frames = 16;
+        let server = start(ServerConfig {
+            detect_window: NEVER,
+            hub: HubConfig::new(8, max_queue_frames, HubConfig::default().max_queue_bytes())
+                .expect("valid hub bounds"),
+            ..config()
+        })
+        .await;
+        let addr = server.addr();
+        let mut joiner = silent_client(addr);
+        metrics_until(&server.handle, |m| m.connections_open >= 1).await;
+        let (mut r, mut w) = typed_client(addr).await;
+        let count = 4 * max_queue_frames;
+        for i in 0..count {
+            say(&mut r, &mut w, &format!("m{i}")).await;
+        }
+        let heard = task::spawn_blocking(move || {
+            (0..count)
+                .map_while(|_| legacy_recv(&mut joiner))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let expected: Vec<String> = (0..count).map(|i| format!("peer: m{i}")).collect();
+        assert_eq!(heard, expected);
+        let metrics = server.stop().await;
+        assert_eq!(metrics.slow_consumers, 0);
+    });
+}
