@@ -4,7 +4,7 @@
 //! only as generous upper bounds; ports come from the OS.
 #![cfg(feature = "server")]
 
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::time::{Duration, Instant};
 
@@ -228,5 +228,84 @@ fn a_silent_legacy_client_joining_a_busy_room_receives_and_is_not_closed() {
         assert_eq!(heard, expected);
         let metrics = server.stop().await;
         assert_eq!(metrics.slow_consumers, 0);
+    });
+}
+
+/// One scrape of the metrics endpoint: the whole response, or the error that ended it (a reset).
+fn scrape(addr: SocketAddr) -> std::io::Result<String> {
+    let mut sock = StdTcpStream::connect(addr)?;
+    sock.set_read_timeout(Some(WAIT))?;
+    sock.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")?;
+    let mut response = String::new();
+    sock.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+/// A scraper that sends half a request head and stalls, holding one of the endpoint's slots.
+fn stalled_scraper(addr: SocketAddr) -> StdTcpStream {
+    let mut sock = StdTcpStream::connect(addr).expect("connect");
+    sock.write_all(b"GET /metrics HTTP/1.0\r\n")
+        .expect("half a head");
+    sock
+}
+
+#[test]
+fn a_scrape_past_the_endpoints_limit_gets_503_and_one_after_the_stalled_heads_time_out_gets_200() {
+    // The endpoint holds at most 16 requests; stalled heads cannot make it reset the others, and
+    // the chat is not affected by them.
+    task::block_on(async {
+        let server = start(ServerConfig {
+            metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..config()
+        })
+        .await;
+        let metrics_addr = server.handle.metrics_addr().expect("an endpoint");
+        let (answers, stalled) = task::spawn_blocking(move || {
+            let mut stalled = Vec::new();
+            let mut answers = Vec::new();
+            // Each round stalls 16 more heads, then scrapes; a round only fails to fill the slots
+            // if the server was starved past the head deadline in between.
+            for _ in 0..5 {
+                stalled.extend((0..16).map(|_| stalled_scraper(metrics_addr)));
+                let answer = scrape(metrics_addr).expect("an answer, not a reset");
+                let refused = answer.starts_with("HTTP/1.0 503 ");
+                answers.push(answer);
+                if refused {
+                    break;
+                }
+            }
+            (answers, stalled)
+        })
+        .await;
+        let last = answers.last().expect("at least one scrape");
+        assert!(last.starts_with("HTTP/1.0 503 "), "{answers:?}");
+        assert!(
+            answers.iter().all(|a| a.starts_with("HTTP/1.0 ")),
+            "every scrape was answered: {answers:?}"
+        );
+
+        // The chat is served meanwhile.
+        let (mut r, mut w) = typed_client(server.addr()).await;
+        say(&mut r, &mut w, "still here").await;
+        // The relay counts the message just after queueing its ECHO.
+        metrics_until(&server.handle, |m| m.messages_total >= 1).await;
+
+        // Once the stalled heads time out (still open), a scrape is answered with the metrics again.
+        let deadline = Instant::now() + WAIT;
+        let served = task::spawn_blocking(move || loop {
+            let answer = scrape(metrics_addr).expect("an answer, not a reset");
+            if answer.starts_with("HTTP/1.0 200 ") || Instant::now() > deadline {
+                return answer;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        })
+        .await;
+        assert!(served.starts_with("HTTP/1.0 200 OK"), "{served}");
+        assert!(
+            served.contains("\nframechat_messages_total 1\n"),
+            "{served}"
+        );
+        drop(stalled);
+        server.stop().await;
     });
 }

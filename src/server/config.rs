@@ -49,6 +49,7 @@ pub struct ServerConfig {
     /// Print the metrics line this often; `None` for never. Default 2 s, as the seed.
     pub metrics_interval: Option<Duration>,
     /// Serve the Prometheus text format over HTTP here (`GET /metrics`); `None` for not at all.
+    /// At most 16 requests are served at once, each head within 1 s; one past that gets `503`.
     pub metrics_addr: Option<SocketAddr>,
 }
 

@@ -21,6 +21,7 @@
 //! | `writer` | the writer task: encoding, coalescing, the farewell ERROR |
 //! | `close` | linger-and-close, refusing at the limit, shutdown |
 //! | `metrics`, `http` | [`Snapshot`], its JSON line and Prometheus text, the HTTP endpoint |
+//! | `backoff` | waiting, and logging sparingly, while accepts fail (out of file descriptors) |
 //! | this one | [`Server`], [`ServerHandle`], the accept loop and admission |
 //!
 //! ```no_run
@@ -36,6 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod backoff;
 mod close;
 mod config;
 mod connection;
@@ -52,7 +54,7 @@ use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_std::net::{Shutdown, TcpListener, TcpStream};
 use async_std::task;
@@ -64,9 +66,6 @@ pub use metrics::Snapshot;
 use crate::hub::{Hub, JoinError, PeerId};
 use metrics::Metrics;
 use outgoing::{Outgoing, PeerOutbox};
-
-/// After a failed accept (out of file descriptors, say), wait this long before the next.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 /// Locks `mutex`, recovering the guard if a task panicked while holding it: the server's critical
 /// sections (a map insert or remove, an `Option` swap, a histogram record) leave their state
@@ -297,6 +296,7 @@ async fn accept_until_stopped(
     listener: &TcpListener,
     stop: &async_std::channel::Receiver<()>,
 ) {
+    let mut backoff = backoff::AcceptBackoff::new("chat listener");
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             let _ = stop.recv().await;
@@ -305,12 +305,11 @@ async fn accept_until_stopped(
         .await;
         match accepted {
             None => return,
-            Some(Ok((stream, addr))) => admit(shared, stream, addr),
-            Some(Err(err)) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("accept failed: {err}");
-                task::sleep(ACCEPT_BACKOFF).await;
+            Some(Ok((stream, addr))) => {
+                backoff.on_success();
+                admit(shared, stream, addr);
             }
+            Some(Err(err)) => task::sleep(backoff.on_failure(&err, Instant::now())).await,
         }
     }
 }

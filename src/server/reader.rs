@@ -280,7 +280,7 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
         _ => return,
     };
     let text: Arc<str> = Arc::from(text);
-    // Slow consumers this relay made are counted and logged by their writers.
+    // Slow consumers this relay made are counted by the hub, and logged when they disconnect.
     shared.hub.relay(
         peer,
         Outgoing::Echo {
