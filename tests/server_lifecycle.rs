@@ -309,3 +309,58 @@ fn a_scrape_past_the_endpoints_limit_gets_503_and_one_after_the_stalled_heads_ti
         server.stop().await;
     });
 }
+
+#[test]
+fn a_client_that_half_closes_leaves_the_room_at_once_and_gets_its_echoes_then_the_end() {
+    // §8.4 half-close: the echoes queued before the end arrive, then the server's end, no ERROR.
+    task::block_on(async {
+        let server = start(config()).await;
+        let addr = server.addr();
+        let (mut other_r, _other_w) = typed_client(addr).await;
+        let frames = task::spawn_blocking(move || {
+            let mut sock = StdTcpStream::connect(addr).expect("connect");
+            sock.set_read_timeout(Some(WAIT)).expect("timeout");
+            let mut encoder = Encoder::client(Profile::Typed, Limits::default());
+            let mut bytes = Vec::new();
+            for text in ["one", "two", "three"] {
+                let chat = Frame::Chat {
+                    sent_at: UnixMicros::now(),
+                    text,
+                };
+                encoder.encode(chat, &mut bytes).expect("encode a CHAT");
+            }
+            sock.write_all(&bytes)
+                .expect("send the preface and three CHATs");
+            sock.shutdown(std::net::Shutdown::Write)
+                .expect("half-close");
+            let mut received = Vec::new();
+            sock.read_to_end(&mut received)
+                .expect("read to the server's end");
+            let mut frames = Vec::new();
+            Decoder::client(Profile::Typed, Limits::default())
+                .decode_each(&received, |frame| frames.push(frame.into_owned()))
+                .expect("well-formed frames");
+            frames
+        })
+        .await;
+        assert!(matches!(frames[0], Frame::Welcome { .. }), "{frames:?}");
+        let echoes: Vec<&str> = frames[1..]
+            .iter()
+            .map(|frame| match frame {
+                Frame::Echo { text, .. } => text.as_str(),
+                other => panic!("only ECHOes after the WELCOME, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(echoes, ["one", "two", "three"]);
+        for text in ["one", "two", "three"] {
+            match recv(&mut other_r).await {
+                Frame::Broadcast { text: heard, .. } => assert_eq!(heard, text),
+                other => panic!("expected a BROADCAST, got {other:?}"),
+            }
+        }
+        let metrics = metrics_until(&server.handle, |m| m.connections_open == 1).await;
+        assert_eq!(metrics.connections_open, 1, "the half-closed client left");
+        assert_eq!(metrics.protocol_errors, 0);
+        server.stop().await;
+    });
+}
