@@ -364,3 +364,50 @@ fn a_client_that_half_closes_leaves_the_room_at_once_and_gets_its_echoes_then_th
         server.stop().await;
     });
 }
+
+/// Everything the server sends on a connection that sends `bytes` and then waits, decoded as typed
+/// frames.
+fn typed_frames_after(addr: SocketAddr, bytes: &[u8]) -> Vec<Frame> {
+    let mut sock = StdTcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(WAIT)).expect("timeout");
+    sock.write_all(bytes).expect("send");
+    let mut received = Vec::new();
+    sock.read_to_end(&mut received)
+        .expect("read to the server's end");
+    let mut frames = Vec::new();
+    Decoder::client(Profile::Typed, Limits::default())
+        .decode_each(&received, |frame| frames.push(frame.into_owned()))
+        .expect("well-formed frames");
+    frames
+}
+
+#[test]
+fn an_error_that_closes_an_unwelcomed_connection_is_its_first_and_only_frame() {
+    // §8.3, §4.4: the first frame is WELCOME, or an ERROR closing a connection never welcomed.
+    task::block_on(async {
+        let server = start(ServerConfig {
+            frame_deadline: Duration::from_millis(300),
+            ..config()
+        })
+        .await;
+        let addr = server.addr();
+        let (stalled, bad) = task::spawn_blocking(move || {
+            let preface = framechat::wire::PREFACE;
+            let stalled = typed_frames_after(addr, &preface[..6]);
+            let mut wrong = preface.to_vec();
+            wrong[5] ^= 0xff;
+            let bad = typed_frames_after(addr, &wrong);
+            (stalled, bad)
+        })
+        .await;
+        let only_error = |frames: &[Frame], expected: framechat::ErrorCode| {
+            assert!(
+                matches!(frames, [Frame::Error { code, .. }] if *code == expected),
+                "{frames:?}"
+            );
+        };
+        only_error(&stalled, framechat::ErrorCode::TIMEOUT);
+        only_error(&bad, framechat::ErrorCode::BAD_PREFACE);
+        server.stop().await;
+    });
+}
