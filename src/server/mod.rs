@@ -275,18 +275,19 @@ impl Server {
     }
 }
 
-/// Prints the metrics line every `interval` until the server shuts down.
+/// Prints the metrics line every `interval` until the server shuts down, unless it would repeat
+/// the last line printed (an idle server).
 async fn print_metrics(shared: Arc<Shared>, interval: Duration) {
-    let mut previous = shared.snapshot();
+    let mut periodic = metrics::PeriodicLine::new(shared.snapshot());
     loop {
         task::sleep(interval).await;
         if shared.shutting_down.load(Ordering::Acquire) {
             break;
         }
-        let now = shared.snapshot();
-        // A closed stdout (`serve | head`) must not stop the server: drop the line.
-        let _ = writeln!(io::stdout(), "{}", now.to_json_line(Some(&previous)));
-        previous = now;
+        if let Some(line) = periodic.next(shared.snapshot()) {
+            // A closed stdout (`serve | head`) must not stop the server: drop the line.
+            let _ = writeln!(io::stdout(), "{line}");
+        }
     }
 }
 
