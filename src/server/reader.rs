@@ -68,8 +68,7 @@ pub(super) async fn serve_connection(
         }
     };
     count(shared, &closing);
-    let error = closing.error.clone();
-    if let Some((code, reason)) = error {
+    if let Some((code, reason)) = closing.error.clone() {
         if writer.is_some() {
             // The writer sends it after what is queued, once `leave` below closes the outbox.
             *lock(&link.farewell) = Some((code, reason));
@@ -94,7 +93,8 @@ pub(super) async fn serve_connection(
     linger_and_close(stream, &shared.config).await;
 }
 
-/// What the reader hears besides its socket's bytes.
+/// What the reader hears: its socket, its writer, and, before the writer starts, the outbox and
+/// the shutdown.
 enum Input<'a> {
     /// A read ended: bytes, the end of stream, a timeout or a failure.
     Read(io::Result<&'a [u8]>),
