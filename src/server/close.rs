@@ -69,12 +69,13 @@ pub(super) async fn refuse(shared: &Shared, mut stream: TcpStream) {
 pub(super) async fn shutdown(shared: &Arc<Shared>) -> Snapshot {
     shared.shutting_down.store(true, Ordering::Release);
     log::info!("shutting down");
+    // Writers hear it from their outbox; readers whose writer has not started hear it from the
+    // signal and decide legacy if they can, so their queue is delivered too.
     shared.hub.shutdown();
-    // Connections with no writer have nothing they may be sent (FC-27): close them now.
-    close_sockets(shared, |writer_running| !writer_running);
+    shared.shutdown_signal.close();
     tasks_done_within(shared, shared.config.shutdown_grace).await;
     // Past the grace period: close what is left, and let its tasks unwind before the last count.
-    close_sockets(shared, |_| true);
+    close_sockets(shared);
     tasks_done_within(shared, UNWIND).await;
     let snapshot = shared.snapshot();
     log::info!("stopped");
@@ -89,11 +90,9 @@ async fn tasks_done_within(shared: &Shared, limit: Duration) {
     }
 }
 
-/// Closes both directions of the open connections `which` picks by whether their writer runs.
-fn close_sockets(shared: &Shared, which: impl Fn(bool) -> bool) {
-    for (stream, writer_running) in lock(&shared.sockets).values() {
-        if which(*writer_running) {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
+/// Closes both directions of every open connection.
+fn close_sockets(shared: &Shared) {
+    for stream in lock(&shared.sockets).values() {
+        let _ = stream.shutdown(Shutdown::Both);
     }
 }

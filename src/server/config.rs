@@ -46,9 +46,11 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// How long shutdown waits for queues to drain (FC-33). Default 5 s.
     pub shutdown_grace: Duration,
-    /// Print the metrics line this often; `None` for never. Default 2 s, as the seed.
+    /// Print the metrics line this often; `None` for never. Default 2 s, as the seed. A line that
+    /// would repeat the last one printed (an idle server) is skipped.
     pub metrics_interval: Option<Duration>,
     /// Serve the Prometheus text format over HTTP here (`GET /metrics`); `None` for not at all.
+    /// At most 16 requests are served at once, each head within 1 s; one past that gets `503`.
     pub metrics_addr: Option<SocketAddr>,
 }
 

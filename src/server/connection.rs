@@ -13,6 +13,12 @@
 //!    stream, or [`on_timeout`](Connection::on_timeout) when the wait runs out;
 //! 3. act on the [`Step`]: start the writer if it names a profile, then read again or close.
 //!
+//! Three more inputs come from the server, not the socket:
+//! [`on_written`](Connection::on_written) after each successful write to the peer (a peer being
+//! written to is not idle, FC-32), and, while the writer may not start yet,
+//! [`on_shutdown`](Connection::on_shutdown) (FC-33) and [`on_queue_full`](Connection::on_queue_full)
+//! (FC-29): both decide legacy at once if no byte has arrived, as the window running out would.
+//!
 //! Which clock bounds the next read:
 //!
 //! ```text
@@ -20,7 +26,7 @@
 //! a frame, the preface or ─── frame deadline, from the read that started it; a read that completes
 //! the first 1..3 bytes            a frame or the preface restarts it, one that only continues the
 //! incomplete                      same frame keeps it (FC-32)
-//! between frames ──────────── idle timeout, from the last read (FC-32)
+//! between frames ──────────── idle timeout, from the last read or successful write (FC-32)
 //! ```
 //!
 //! The writer may start once the profile is known and, for typed, the preface is complete and
@@ -43,7 +49,7 @@ pub(crate) struct Connection {
     frame_deadline: Duration,
     idle_timeout: Duration,
     accepted_at: Instant,
-    /// The last read, or the legacy decision: what the idle timeout measures from.
+    /// The last read, successful write or legacy decision: what the idle timeout measures from.
     idle_since: Instant,
     /// When the incomplete frame (or preface, or detection bytes) started; `None` between frames.
     frame_started: Option<Instant>,
@@ -192,14 +198,55 @@ impl Connection {
             return Step::read(None);
         }
         match clock {
-            Clock::DetectionWindow => {
-                // FC-27: no byte within the window.
-                self.decoder = Decoder::server(Profile::Legacy, self.limits);
-                self.idle_since = now;
-                Step::read(self.writer_may_start())
-            }
+            // FC-27: no byte within the window.
+            Clock::DetectionWindow => Step::read(self.decide_legacy(now)),
             Clock::FrameDeadline | Clock::IdleTimeout => self.close(Cause::Timeout(clock)),
         }
+    }
+
+    /// The server wrote to the peer successfully at `now`: the idle timeout restarts, since a
+    /// peer that only listens is not idle while it is being written to (FC-26, FC-32). A dead
+    /// peer is caught by the write timeout and the queue bound instead.
+    pub(crate) fn on_written(&mut self, now: Instant) {
+        self.idle_since = self.idle_since.max(now);
+    }
+
+    /// The server shuts down (FC-33). A connection that has sent no byte is decided legacy at once
+    /// (as if its window had run out), so its writer delivers its queue within the grace period;
+    /// one whose writer runs already reads on (the writer ends it); one in the middle of its first
+    /// bytes or its preface may not be written to (FC-27, §8.3) and is closed.
+    pub(crate) fn on_shutdown(&mut self, now: Instant) -> Step {
+        if self.writer_started {
+            return Step::read(None);
+        }
+        match self.decide_legacy_if_silent(now) {
+            Some(profile) => Step::read(Some(profile)),
+            None => self.close(Cause::Ended),
+        }
+    }
+
+    /// What the server queued for the peer before its writer may start has reached the queue's
+    /// bound (FC-29). A connection that has sent no byte is decided legacy at once, so the bound
+    /// never closes a peer the server was not yet allowed to write to; otherwise nothing changes
+    /// and the bound applies as usual.
+    pub(crate) fn on_queue_full(&mut self, now: Instant) -> Step {
+        Step::read(self.decide_legacy_if_silent(now))
+    }
+
+    /// Decides legacy at `now` if the peer has sent no byte and the writer has not started.
+    fn decide_legacy_if_silent(&mut self, now: Instant) -> Option<Profile> {
+        let silent = self.profile().is_none() && self.decoder.stream_offset() == 0;
+        if !silent || self.writer_started {
+            return None;
+        }
+        self.decide_legacy(now)
+    }
+
+    /// FC-27's decision for a connection that has sent no byte: legacy from `now` on.
+    fn decide_legacy(&mut self, now: Instant) -> Option<Profile> {
+        self.decoder = Decoder::server(Profile::Legacy, self.limits);
+        self.idle_since = now;
+        self.writer_may_start()
     }
 
     /// Takes in `bytes` read at `now`, handing each complete frame to `on_frame` in order.
@@ -296,5 +343,7 @@ impl Connection {
     }
 }
 
+#[cfg(test)]
+mod edge_tests;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use crate::ErrorCode;
 
@@ -18,6 +19,9 @@ pub(super) struct Link {
     /// (and relaying) at once, and the connection lingers before its socket is closed.
     pub(super) stop_reading: async_std::channel::Sender<()>,
     pub(super) reading_stopped: async_std::channel::Receiver<()>,
+    /// When the writer last wrote to the peer successfully, taken by the reader: a peer being
+    /// written to is not idle (FC-32).
+    pub(super) last_write: Mutex<Option<Instant>>,
 }
 
 impl Link {
@@ -28,6 +32,7 @@ impl Link {
             closed_by_server: AtomicBool::new(false),
             stop_reading,
             reading_stopped,
+            last_write: Mutex::new(None),
         }
     }
 }

@@ -1,6 +1,21 @@
 //! The server's counters and service-time histogram ([`Metrics`], private), their copy at one
 //! instant ([`Snapshot`], public), and the two ways a snapshot is printed: the seed's periodic JSON
 //! line and the Prometheus text exposition, each written from one field table.
+//!
+//! # What each figure of the JSON line covers
+//!
+//! Two figures are per interval, measured against the previous line's snapshot (for the final
+//! line, and a line with no previous one: over the server's whole life):
+//!
+//! - `rps`: messages per second over the interval;
+//! - `interval_messages`: messages relayed in the interval.
+//!
+//! Every other figure is over the server's lifetime: the counters (`messages_total`, `deliveries`,
+//! `bytes_in`, ...) since it started, `connections` open now, and the service times
+//! (`avg_service_ms`, `p50_service_ms`, `p99_service_ms`) over every message so far.
+//!
+//! The periodic printer (`PeriodicLine`) prints a line only when it differs from the last one it
+//! printed: an idle server prints one line with `rps` 0, then nothing until something changes.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -37,7 +52,7 @@ pub(crate) struct Metrics {
 /// use framechat::server::Snapshot;
 /// let now = Snapshot { uptime_s: 2.0, messages_total: 10, ..Snapshot::default() };
 /// let line = now.to_json_line(None);
-/// assert!(line.starts_with("{\"messages_total\": 10, \"rps\": 5.0, "));
+/// assert!(line.starts_with("{\"messages_total\": 10, \"rps\": 5.0, \"interval_messages\": 10, "));
 /// assert!(now.to_final_json_line().starts_with("{\"final\": true, \"messages_total\": 10, "));
 /// assert!(now.to_prometheus().contains("\nframechat_messages_total 10\n"));
 /// ```
@@ -253,17 +268,27 @@ impl Snapshot {
     }
 
     /// The seed's periodic line (`messages_total`, `rps`, `avg_service_ms`) and framechat's
-    /// additions, as one JSON object in a fixed key order; `rps` is computed against `previous`
-    /// (without one: over the whole life).
+    /// additions, as one JSON object in a fixed key order. `rps` and `interval_messages` are
+    /// computed against `previous` (without one: over the whole life); every other figure is over
+    /// the whole life.
+    ///
+    /// ```
+    /// use framechat::server::Snapshot;
+    /// let before = Snapshot { uptime_s: 2.0, messages_total: 10, ..Snapshot::default() };
+    /// let now = Snapshot { uptime_s: 4.0, messages_total: 16, ..Snapshot::default() };
+    /// let line = now.to_json_line(Some(&before));
+    /// assert!(line.starts_with("{\"messages_total\": 16, \"rps\": 3.0, \"interval_messages\": 6, "));
+    /// ```
     pub fn to_json_line(&self, previous: Option<&Snapshot>) -> String {
         json_object_line(&self.json_fields(previous))
     }
 
     /// The JSON line's fields, in its order: the seed's first.
-    fn json_fields(&self, previous: Option<&Snapshot>) -> [(&'static str, Value); 15] {
+    fn json_fields(&self, previous: Option<&Snapshot>) -> [(&'static str, Value); 16] {
         [
             ("messages_total", self.messages_total.into()),
             ("rps", rounded(self.rps(previous), 2)),
+            ("interval_messages", self.interval_messages(previous).into()),
             ("avg_service_ms", rounded(self.avg_service_ms, 4)),
             ("p50_service_ms", rounded(self.p50_service_ms, 4)),
             ("p99_service_ms", rounded(self.p99_service_ms, 4)),
@@ -280,15 +305,16 @@ impl Snapshot {
         ]
     }
 
+    /// Messages relayed since `previous`, or over the whole life.
+    fn interval_messages(&self, previous: Option<&Snapshot>) -> u64 {
+        let before = previous.map_or(0, |prev| prev.messages_total);
+        self.messages_total.saturating_sub(before)
+    }
+
     /// Messages per second since `previous`, or over the whole life.
     fn rps(&self, previous: Option<&Snapshot>) -> f64 {
-        let (messages, seconds) = match previous {
-            Some(prev) => (
-                self.messages_total.saturating_sub(prev.messages_total),
-                self.uptime_s - prev.uptime_s,
-            ),
-            None => (self.messages_total, self.uptime_s),
-        };
+        let messages = self.interval_messages(previous);
+        let seconds = self.uptime_s - previous.map_or(0.0, |prev| prev.uptime_s);
         if seconds > 0.0 {
             messages as f64 / seconds
         } else {
@@ -310,6 +336,35 @@ impl Snapshot {
             ));
         }
         out
+    }
+}
+
+/// The periodic JSON line: each tick's line is measured against the previous tick, and is printed
+/// only if it differs from the last line printed, so an idle server does not repeat itself.
+#[derive(Debug)]
+pub(super) struct PeriodicLine {
+    previous: Snapshot,
+    last_printed: Option<String>,
+}
+
+impl PeriodicLine {
+    /// Starts measuring from `start`.
+    pub(super) fn new(start: Snapshot) -> PeriodicLine {
+        PeriodicLine {
+            previous: start,
+            last_printed: None,
+        }
+    }
+
+    /// The line for the tick at `now`, or `None` if it would repeat the last one printed.
+    pub(super) fn next(&mut self, now: Snapshot) -> Option<String> {
+        let line = now.to_json_line(Some(&self.previous));
+        self.previous = now;
+        if self.last_printed.as_deref() == Some(line.as_str()) {
+            return None;
+        }
+        self.last_printed = Some(line.clone());
+        Some(line)
     }
 }
 
@@ -348,7 +403,8 @@ mod tests {
         assert_eq!(parsed["avg_service_ms"], 0.1235);
         assert_eq!(parsed["connections"], 2);
         assert_eq!(parsed["refused"], 1);
-        assert_eq!(parsed.len(), 15);
+        assert_eq!(parsed["interval_messages"], 10);
+        assert_eq!(parsed.len(), 16);
         let keys: Vec<usize> = [
             "\"messages_total\"",
             "\"rps\"",
@@ -371,9 +427,53 @@ mod tests {
         };
         let line = sample().to_json_line(Some(&previous));
         assert!(line.contains("\"rps\": 2.0,"), "{line}");
+        assert!(line.contains("\"interval_messages\": 4,"), "{line}");
+        assert!(line.contains("\"messages_total\": 10,"), "{line}");
         // No time passed: no rate, rather than a division by zero.
         let line = sample().to_json_line(Some(&sample()));
         assert!(line.contains("\"rps\": 0.0,"), "{line}");
+    }
+
+    #[test]
+    fn an_idle_server_prints_one_idle_line_then_nothing_until_something_changes() {
+        let at = |uptime_s: f64, messages_total: u64| Snapshot {
+            uptime_s,
+            messages_total,
+            ..sample()
+        };
+        let mut periodic = PeriodicLine::new(at(0.0, 0));
+        let busy = periodic
+            .next(at(2.0, 10))
+            .expect("a busy interval is printed");
+        assert!(
+            busy.contains("\"rps\": 5.0, \"interval_messages\": 10,"),
+            "{busy}"
+        );
+        let idle = periodic
+            .next(at(4.0, 10))
+            .expect("the first idle line is printed");
+        assert!(
+            idle.contains("\"rps\": 0.0, \"interval_messages\": 0,"),
+            "{idle}"
+        );
+        assert_eq!(periodic.next(at(6.0, 10)), None);
+        assert_eq!(periodic.next(at(8.0, 10)), None);
+        let woke = periodic
+            .next(at(10.0, 14))
+            .expect("activity is printed again");
+        // Measured against the last tick, not the last line printed.
+        assert!(
+            woke.contains("\"rps\": 2.0, \"interval_messages\": 4,"),
+            "{woke}"
+        );
+        let connected = Snapshot {
+            connections_open: 3,
+            ..at(12.0, 14)
+        };
+        assert!(
+            periodic.next(connected).is_some(),
+            "a changed counter is printed"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! | `writer` | the writer task: encoding, coalescing, the farewell ERROR |
 //! | `close` | linger-and-close, refusing at the limit, shutdown |
 //! | `metrics`, `http` | [`Snapshot`], its JSON line and Prometheus text, the HTTP endpoint |
+//! | `backoff` | waiting, and logging sparingly, while accepts fail (out of file descriptors) |
 //! | this one | [`Server`], [`ServerHandle`], the accept loop and admission |
 //!
 //! ```no_run
@@ -36,6 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod backoff;
 mod close;
 mod config;
 mod connection;
@@ -52,7 +54,7 @@ use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_std::net::{Shutdown, TcpListener, TcpStream};
 use async_std::task;
@@ -64,9 +66,6 @@ pub use metrics::Snapshot;
 use crate::hub::{Hub, JoinError, PeerId};
 use metrics::Metrics;
 use outgoing::{Outgoing, PeerOutbox};
-
-/// After a failed accept (out of file descriptors, say), wait this long before the next.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 /// Locks `mutex`, recovering the guard if a task panicked while holding it: the server's critical
 /// sections (a map insert or remove, an `Option` swap, a histogram record) leave their state
@@ -81,9 +80,12 @@ struct Shared {
     hub: Hub<Outgoing>,
     metrics: Metrics,
     shutting_down: AtomicBool,
-    /// Open connections' sockets, to close those with nothing to deliver at shutdown. The flag says
-    /// whether the writer runs.
-    sockets: Mutex<BTreeMap<PeerId, (TcpStream, bool)>>,
+    /// Open connections' sockets, to close those still open when the shutdown's grace runs out.
+    sockets: Mutex<BTreeMap<PeerId, TcpStream>>,
+    /// Closed when the shutdown begins, which every receiver hears at once: a connection whose
+    /// writer has not started learns it here (FC-33), as the others do from their outbox.
+    shutdown_signal: async_std::channel::Sender<()>,
+    shutdown_heard: async_std::channel::Receiver<()>,
     /// Connection tasks still running.
     active: AtomicU64,
 }
@@ -204,12 +206,15 @@ impl Server {
             None => None,
         };
         let (stop_sender, stop) = async_std::channel::bounded(1);
+        let (shutdown_signal, shutdown_heard) = async_std::channel::bounded(1);
         let shared = Arc::new(Shared {
             hub: Hub::new(config.hub),
             config,
             metrics: Metrics::new(),
             shutting_down: AtomicBool::new(false),
             sockets: Mutex::new(BTreeMap::new()),
+            shutdown_signal,
+            shutdown_heard,
             active: AtomicU64::new(0),
         });
         Ok(Server {
@@ -270,18 +275,19 @@ impl Server {
     }
 }
 
-/// Prints the metrics line every `interval` until the server shuts down.
+/// Prints the metrics line every `interval` until the server shuts down, unless it would repeat
+/// the last line printed (an idle server).
 async fn print_metrics(shared: Arc<Shared>, interval: Duration) {
-    let mut previous = shared.snapshot();
+    let mut periodic = metrics::PeriodicLine::new(shared.snapshot());
     loop {
         task::sleep(interval).await;
         if shared.shutting_down.load(Ordering::Acquire) {
             break;
         }
-        let now = shared.snapshot();
-        // A closed stdout (`serve | head`) must not stop the server: drop the line.
-        let _ = writeln!(io::stdout(), "{}", now.to_json_line(Some(&previous)));
-        previous = now;
+        if let Some(line) = periodic.next(shared.snapshot()) {
+            // A closed stdout (`serve | head`) must not stop the server: drop the line.
+            let _ = writeln!(io::stdout(), "{line}");
+        }
     }
 }
 
@@ -291,6 +297,7 @@ async fn accept_until_stopped(
     listener: &TcpListener,
     stop: &async_std::channel::Receiver<()>,
 ) {
+    let mut backoff = backoff::AcceptBackoff::new("chat listener");
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             let _ = stop.recv().await;
@@ -299,12 +306,11 @@ async fn accept_until_stopped(
         .await;
         match accepted {
             None => return,
-            Some(Ok((stream, addr))) => admit(shared, stream, addr),
-            Some(Err(err)) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("accept failed: {err}");
-                task::sleep(ACCEPT_BACKOFF).await;
+            Some(Ok((stream, addr))) => {
+                backoff.on_success();
+                admit(shared, stream, addr);
             }
+            Some(Err(err)) => task::sleep(backoff.on_failure(&err, Instant::now())).await,
         }
     }
 }
@@ -318,9 +324,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
             Metrics::add(&shared.metrics.connections_total, 1);
             Metrics::add(&shared.metrics.connections_open, 1);
             shared.active.fetch_add(1, Ordering::AcqRel);
-            lock(&shared.sockets).insert(peer, (stream.clone(), false));
-            log::debug!("peer {peer} connected from {addr}");
-            task::spawn(serve_admitted(shared.clone(), stream, peer, outbox));
+            lock(&shared.sockets).insert(peer, stream.clone());
+            log::info!("peer {peer} connected from {addr}");
+            task::spawn(serve_admitted(shared.clone(), stream, peer, addr, outbox));
         }
         Err(JoinError::Full { max_peers }) => {
             Metrics::add(&shared.metrics.connections_refused, 1);
@@ -340,13 +346,18 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
 }
 
 /// Serves an admitted connection, then takes it off the books.
-async fn serve_admitted(shared: Arc<Shared>, stream: TcpStream, peer: PeerId, outbox: PeerOutbox) {
-    reader::serve_connection(&shared, stream, peer, outbox).await;
+async fn serve_admitted(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: PeerId,
+    addr: SocketAddr,
+    outbox: PeerOutbox,
+) {
+    reader::serve_connection(&shared, stream, peer, addr, outbox).await;
     lock(&shared.sockets).remove(&peer);
     shared
         .metrics
         .connections_open
         .fetch_sub(1, Ordering::Relaxed);
     shared.active.fetch_sub(1, Ordering::AcqRel);
-    log::debug!("peer {peer} closed");
 }

@@ -2,23 +2,26 @@
 //! machine's deadline, feeds it, acts on its step, relays each message through the hub, and
 //! never writes while a writer runs.
 
+use std::future::{pending, poll_fn};
 use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_std::io::prelude::ReadExt;
 use async_std::net::TcpStream;
+use futures_lite::future::or;
 
 use super::close::linger_and_close;
 use super::connection::{Cause, Closing, Connection, Step, Then};
 use super::link::Link;
 use super::metrics::Metrics;
 use super::outgoing::{Outgoing, PeerOutbox};
-use super::writer::{start_writer, write_error_directly};
+use super::writer::{start_writer, write_error_directly, WriterEnd};
 use super::{lock, Shared};
-use crate::hub::PeerId;
-use crate::{Frame, UnixMicros};
+use crate::hub::{CloseReason, Drain, HubConfig, PeerId, Weight};
+use crate::{Frame, Profile, UnixMicros};
 
 /// A connection's read buffer starts at this size and doubles up to `MAX_READ_BUF` when reads fill it.
 const MIN_READ_BUF: usize = 4 * 1024;
@@ -29,21 +32,33 @@ pub(super) async fn serve_connection(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: PeerId,
+    addr: SocketAddr,
     outbox: PeerOutbox,
 ) {
     let link = Arc::new(Link::new());
     let mut connection = Connection::new(&shared.config, Instant::now());
     let mut socket = SocketReader::new(stream.clone());
-    let mut outbox = Some(outbox);
+    let mut unstarted = Some(Unstarted::new(outbox.clone()));
     let mut writer = None;
     let closing = loop {
-        let step = next_step(shared, peer, &mut connection, &mut socket, &link).await;
-        if let (Some(profile), Some(outbox)) = (step.start_writer, outbox.take()) {
+        let step = next_step(
+            shared,
+            peer,
+            &mut connection,
+            &mut socket,
+            &link,
+            &mut unstarted,
+        )
+        .await;
+        // A step names a profile once; the outbox and what was held move to the writer then.
+        let starting = step.start_writer.and_then(|p| Some((p, unstarted.take()?)));
+        if let Some((profile, waiting)) = starting {
             writer = Some(start_writer(
                 shared,
                 peer,
                 stream.clone(),
-                outbox,
+                waiting.outbox,
+                waiting.held,
                 profile,
                 &link,
             ));
@@ -52,8 +67,8 @@ pub(super) async fn serve_connection(
             break closing;
         }
     };
-    count_and_log(shared, peer, &closing);
-    if let Some((code, reason)) = closing.error {
+    count(shared, &closing);
+    if let Some((code, reason)) = closing.error.clone() {
         if writer.is_some() {
             // The writer sends it after what is queued, once `leave` below closes the outbox.
             *lock(&link.farewell) = Some((code, reason));
@@ -63,66 +78,186 @@ pub(super) async fn serve_connection(
         }
     }
     shared.hub.leave(peer);
-    if let Some(writer) = writer {
-        writer.await;
-    }
+    let writer_end = match writer {
+        Some(writer) => Some(writer.await),
+        None => None,
+    };
+    log_disconnect(
+        peer,
+        addr,
+        connection.profile(),
+        &closing,
+        &outbox,
+        writer_end,
+    );
     linger_and_close(stream, &shared.config).await;
 }
 
-/// Waits for the next input the connection must hear (bytes, the end, or a clock running out)
-/// and feeds it.
+/// What the reader hears: its socket, its writer, and, before the writer starts, the outbox and
+/// the shutdown.
+enum Input<'a> {
+    /// A read ended: bytes, the end of stream, a timeout or a failure.
+    Read(io::Result<&'a [u8]>),
+    /// The writer stopped the reading: the server closes the connection.
+    Stopped,
+    /// Messages were moved from the outbox to the held ones.
+    Held,
+    /// The outbox closed before the writer started.
+    OutboxClosed,
+    /// The server began to shut down before the writer started.
+    ShuttingDown,
+}
+
+/// Waits for the next input the connection must hear (bytes, the end, a clock running out, or,
+/// before the writer starts, a shutdown or a full queue) and feeds it.
 async fn next_step(
     shared: &Shared,
     peer: PeerId,
     connection: &mut Connection,
     socket: &mut SocketReader,
     link: &Link,
+    unstarted: &mut Option<Unstarted>,
 ) -> Step {
+    if let Some(written) = lock(&link.last_write).take() {
+        connection.on_written(written);
+    }
     let (deadline, _) = connection.next_deadline();
     // A clock that has already run out still lets bytes waiting in the socket be read first
     // (the timeout polls the read before its timer): they arrived in time.
     let wait = deadline.saturating_duration_since(Instant::now());
-    let read = futures_lite::future::or(
-        async { Some(async_std::io::timeout(wait, socket.read()).await) },
-        async {
-            let _ = link.reading_stopped.recv().await;
-            None
-        },
-    )
-    .await;
-    // The writer stopped the reading: the server closes the connection.
-    let Some(read) = read else {
-        return Step::gone();
+    let read = async { Input::Read(async_std::io::timeout(wait, socket.read()).await) };
+    let stopped = async {
+        let _ = link.reading_stopped.recv().await;
+        Input::Stopped
     };
+    let before_writer = async {
+        match unstarted.as_mut() {
+            Some(waiting) => waiting.next_input(shared).await,
+            None => pending().await,
+        }
+    };
+    let input = or(read, or(stopped, before_writer)).await;
     let server_closed = link.closed_by_server.load(Ordering::Acquire)
         || shared.shutting_down.load(Ordering::Acquire);
-    match read {
-        Ok([]) if server_closed => Step::gone(),
-        Ok([]) => connection.on_eof(),
-        Ok(bytes) => {
+    let now = Instant::now();
+    match input {
+        Input::Stopped => Step::gone(),
+        Input::Held => match unstarted {
+            Some(waiting) if waiting.is_full(&shared.config.hub) => connection.on_queue_full(now),
+            _ => connection.on_timeout(now),
+        },
+        Input::OutboxClosed => connection.on_timeout(now),
+        Input::ShuttingDown => connection.on_shutdown(now),
+        Input::Read(Ok([])) if server_closed => Step::gone(),
+        Input::Read(Ok([])) => connection.on_eof(),
+        Input::Read(Ok(bytes)) => {
             Metrics::add(&shared.metrics.bytes_in, bytes.len() as u64);
-            connection.on_read(bytes, Instant::now(), &mut |frame| {
-                handle_frame(shared, peer, frame)
-            })
+            connection.on_read(bytes, now, &mut |frame| handle_frame(shared, peer, frame))
         }
-        Err(err) if err.kind() == io::ErrorKind::TimedOut => connection.on_timeout(Instant::now()),
-        Err(_) => Step::gone(),
+        Input::Read(Err(err)) if err.kind() == io::ErrorKind::TimedOut => {
+            if let Some(written) = lock(&link.last_write).take() {
+                connection.on_written(written);
+            }
+            connection.on_timeout(now)
+        }
+        Input::Read(Err(_)) => Step::gone(),
     }
 }
 
-/// Counts and logs a close that was the peer's fault.
-fn count_and_log(shared: &Shared, peer: PeerId, closing: &Closing) {
-    match &closing.cause {
-        Cause::Ended => {}
-        Cause::Protocol(err) => {
-            Metrics::add(&shared.metrics.protocol_errors, 1);
-            log::info!("peer {peer}: protocol error: {err}");
-        }
-        Cause::Timeout(clock) => {
-            Metrics::add(&shared.metrics.timeouts, 1);
-            log::info!("peer {peer}: closed by {}", clock.name());
+/// A connection's outbox while its writer may not start yet (FC-27), and the messages moved out of
+/// it meanwhile. The hub bounds only what an outbox holds, so holding them here keeps the bound
+/// from closing a peer the server was not yet allowed to write to. Once the held ones reach the
+/// bound, a silent connection is decided legacy at once (FC-29); any other stops being drained,
+/// and the hub's bound applies to what queues after that.
+struct Unstarted {
+    outbox: PeerOutbox,
+    held: Vec<Outgoing>,
+    held_bytes: usize,
+    outbox_closed: bool,
+}
+
+impl Unstarted {
+    fn new(outbox: PeerOutbox) -> Unstarted {
+        Unstarted {
+            outbox,
+            held: Vec::new(),
+            held_bytes: 0,
+            outbox_closed: false,
         }
     }
+
+    fn is_full(&self, bounds: &HubConfig) -> bool {
+        self.held.len() >= bounds.max_queue_frames() || self.held_bytes >= bounds.max_queue_bytes()
+    }
+
+    /// Waits for the shutdown, or for messages to hold while there is room for them.
+    async fn next_input(&mut self, shared: &Shared) -> Input<'static> {
+        let shutting_down = async {
+            let _ = shared.shutdown_heard.recv().await;
+            Input::ShuttingDown
+        };
+        let drained = async {
+            if self.outbox_closed || self.is_full(&shared.config.hub) {
+                return pending().await;
+            }
+            let before = self.held.len();
+            let drain = poll_fn(|cx| self.outbox.poll_drain(cx, &mut self.held)).await;
+            self.held_bytes += self.held[before..]
+                .iter()
+                .map(Weight::weight)
+                .sum::<usize>();
+            match drain {
+                Drain::Closed(_) => {
+                    self.outbox_closed = true;
+                    Input::OutboxClosed
+                }
+                Drain::Messages | Drain::Empty => Input::Held,
+            }
+        };
+        or(shutting_down, drained).await
+    }
+}
+
+/// Counts a close that was the peer's fault.
+fn count(shared: &Shared, closing: &Closing) {
+    match &closing.cause {
+        Cause::Ended => {}
+        Cause::Protocol(_) => Metrics::add(&shared.metrics.protocol_errors, 1),
+        Cause::Timeout(_) => Metrics::add(&shared.metrics.timeouts, 1),
+    }
+}
+
+/// Logs a disconnect at info, with its peer, address, profile and reason; a slow consumer at
+/// warn, whether or not its writer ever ran (FC-29).
+fn log_disconnect(
+    peer: PeerId,
+    addr: SocketAddr,
+    profile: Option<Profile>,
+    closing: &Closing,
+    outbox: &PeerOutbox,
+    writer_end: Option<WriterEnd>,
+) {
+    let profile = match profile {
+        Some(Profile::Legacy) => "legacy",
+        Some(Profile::Typed) => "typed",
+        None => "undecided",
+    };
+    let reason = match (&closing.cause, outbox.close_reason()) {
+        (_, Some(CloseReason::SlowConsumer)) => {
+            log::warn!(
+                "peer {peer} ({addr}, {profile}) disconnected: slow consumer, its queue was full"
+            );
+            return;
+        }
+        (Cause::Protocol(err), _) => format!("protocol error: {err}"),
+        (Cause::Timeout(clock), _) => format!("closed by {}", clock.name()),
+        (Cause::Ended, Some(CloseReason::Shutdown)) => "the server shut down".to_string(),
+        (Cause::Ended, _) if writer_end == Some(WriterEnd::WriteFailed) => {
+            "a write failed".to_string()
+        }
+        (Cause::Ended, _) => "the connection ended".to_string(),
+    };
+    log::info!("peer {peer} ({addr}, {profile}) disconnected: {reason}");
 }
 
 /// Relays a message (FC-28), answers a PING (§8.4), logs a peer's ERROR.
@@ -145,7 +280,7 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
         _ => return,
     };
     let text: Arc<str> = Arc::from(text);
-    // Slow consumers this relay made are counted and logged by their writers.
+    // Slow consumers this relay made are counted by the hub, and logged when they disconnect.
     shared.hub.relay(
         peer,
         Outgoing::Echo {

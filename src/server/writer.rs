@@ -6,7 +6,7 @@ use std::future::poll_fn;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_std::io::prelude::WriteExt;
 use async_std::net::{Shutdown, TcpStream};
@@ -23,20 +23,31 @@ use crate::{Encoder, ErrorCode, Frame, Profile};
 const MIN_OUT: usize = 4 * 1024;
 const MAX_RETAINED_OUT: usize = 256 * 1024;
 
-/// Starts the writer of `peer` in `profile`: from now on it is the socket's only writer.
+/// How a writer ended, for the disconnect's log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WriterEnd {
+    /// Its outbox closed and what it held was written (or the peer was gone).
+    Drained,
+    /// A write failed or timed out: nothing more could be sent.
+    WriteFailed,
+}
+
+/// Starts the writer of `peer` in `profile`: from now on it is the socket's only writer. It writes
+/// `held` (what the reader took from the outbox before the writer could start) first, then what
+/// the outbox gives.
 pub(super) fn start_writer(
     shared: &Arc<Shared>,
     peer: PeerId,
     stream: TcpStream,
     outbox: PeerOutbox,
+    held: Vec<Outgoing>,
     profile: Profile,
     link: &Arc<Link>,
-) -> task::JoinHandle<()> {
-    if let Some(entry) = lock(&shared.sockets).get_mut(&peer) {
-        entry.1 = true;
-    }
+) -> task::JoinHandle<WriterEnd> {
     let (shared, link) = (shared.clone(), link.clone());
-    task::spawn(async move { write_loop(&shared, peer, stream, &outbox, profile, &link).await })
+    task::spawn(
+        async move { write_loop(&shared, peer, stream, &outbox, held, profile, &link).await },
+    )
 }
 
 async fn write_loop(
@@ -44,9 +55,10 @@ async fn write_loop(
     peer: PeerId,
     mut stream: TcpStream,
     outbox: &Outbox<Outgoing>,
+    held: Vec<Outgoing>,
     profile: Profile,
     link: &Link,
-) {
+) -> WriterEnd {
     let config = &shared.config;
     let mut writer = PeerWriter::new(Encoder::server(profile, config.limits));
     if profile == Profile::Typed {
@@ -55,15 +67,19 @@ async fn write_loop(
             max_frame_len: config.limits.max_frame_len(),
         });
     }
-    let ended = writer.deliver(shared, peer, &mut stream, outbox).await;
+    for message in &held {
+        writer.put_outgoing(message);
+    }
+    drop(held);
+    let ended = writer
+        .deliver(shared, peer, &mut stream, outbox, link)
+        .await;
+    // A slow consumer is logged with its disconnect, by the reader.
     let farewell = match ended.reason {
-        Some(CloseReason::SlowConsumer) => {
-            log::warn!("peer {peer}: slow consumer, its queue is full: closing it");
-            Some((
-                ErrorCode::SLOW_CONSUMER,
-                "your queue was full: read faster".to_string(),
-            ))
-        }
+        Some(CloseReason::SlowConsumer) => Some((
+            ErrorCode::SLOW_CONSUMER,
+            "your queue was full: read faster".to_string(),
+        )),
         Some(CloseReason::Shutdown) => Some((
             ErrorCode::GOING_AWAY,
             "the server is shutting down".to_string(),
@@ -89,6 +105,11 @@ async fn write_loop(
         // The server closes while the reader still runs: tell it the end is ours, and stop it.
         link.closed_by_server.store(true, Ordering::Release);
         link.stop_reading.close();
+    }
+    if ended.write_failed {
+        WriterEnd::WriteFailed
+    } else {
+        WriterEnd::Drained
     }
 }
 
@@ -162,16 +183,21 @@ impl PeerWriter {
         peer: PeerId,
         stream: &mut TcpStream,
         outbox: &Outbox<Outgoing>,
+        link: &Link,
     ) -> Ended {
         let mut batch = Vec::new();
         loop {
+            let wrote = !self.out.is_empty();
             if let Err(err) = self.flush(shared, stream).await {
-                log::info!("peer {peer}: write failed: {err}");
+                log::debug!("peer {peer}: write failed: {err}");
                 // A peer that stopped reading may meanwhile have been closed as a slow consumer.
                 return Ended {
                     reason: outbox.close_reason(),
                     write_failed: true,
                 };
+            }
+            if wrote {
+                *lock(&link.last_write) = Some(Instant::now());
             }
             let drained = poll_fn(|cx| outbox.poll_drain(cx, &mut batch)).await;
             for message in batch.drain(..) {
