@@ -150,11 +150,11 @@ fn hub_config_refuses_a_zero_bound_and_names_it() {
 }
 
 #[test]
-fn hub_config_default_is_1024_peers_4096_frames_8_mib() {
+fn hub_config_default_is_1024_peers_262144_frames_8_mib() {
     let config = HubConfig::default();
     assert_eq!(config.max_peers(), HubConfig::DEFAULT_MAX_PEERS);
     assert_eq!(config.max_peers(), 1024);
-    assert_eq!(config.max_queue_frames(), 4096);
+    assert_eq!(config.max_queue_frames(), 262_144);
     assert_eq!(config.max_queue_bytes(), 8 * 1024 * 1024);
     let hub: Hub<Msg> = Hub::new(config);
     assert_eq!(hub.config(), config);

@@ -10,7 +10,7 @@ use std::fmt;
 ///
 /// let config = HubConfig::default();
 /// assert_eq!(config.max_peers(), 1024);
-/// assert_eq!(config.max_queue_frames(), 4096);
+/// assert_eq!(config.max_queue_frames(), 1 << 18);
 /// assert_eq!(config.max_queue_bytes(), 8 << 20);
 ///
 /// let small = HubConfig::new(50, 64, 64 << 10)?;
@@ -34,9 +34,13 @@ pub struct HubConfig {
 impl HubConfig {
     /// Default connection limit: 1024 peers.
     pub const DEFAULT_MAX_PEERS: usize = 1024;
-    /// Default frame bound of each outbox: 4096 messages.
-    pub const DEFAULT_MAX_QUEUE_FRAMES: usize = 4096;
-    /// Default byte bound of each outbox: 8 MiB, eight frames of the default 1 MiB limit.
+    /// Default frame bound of each outbox: 262,144 messages, a guard behind the byte bound against
+    /// floods of tiny messages (at the server's weights, 8 MiB holds fewer messages of any size).
+    pub const DEFAULT_MAX_QUEUE_FRAMES: usize = 1 << 18;
+    /// Default byte bound of each outbox, the main one: 8 MiB, eight frames of the default 1 MiB
+    /// limit, or about 130,000 messages of 16 bytes (the anchors': NATS 64 MB pending per
+    /// connection, Redis pub/sub 32 MB). A healthy reader held up by its scheduler falls that far
+    /// behind only after seconds, not milliseconds, at the fan-out rates of BENCHMARKS.md.
     pub const DEFAULT_MAX_QUEUE_BYTES: usize = 8 << 20;
 
     /// A configuration with these bounds; each must be at least 1, and the first that is 0 is named

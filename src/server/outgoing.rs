@@ -29,9 +29,19 @@ pub(crate) enum Outgoing {
     Pong { nonce: u64 },
 }
 
-/// What a message weighs beyond its text: the typed encoding's header and its largest fixed fields
-/// (a BROADCAST's), so a queue's byte bound is close to the bytes it will write.
-const FIXED_WEIGHT: usize = wire::TYPED_HEADER_LEN + wire::fixed_len::MAX as usize;
+/// What a message weighs beyond its text: the larger of what its queue entry holds in memory and
+/// what its typed encoding writes besides the text (header and largest fixed fields, a
+/// BROADCAST's). A text shared by every recipient is weighed in each queue, so a queue's byte bound
+/// (FC-29) bounds the memory the queue holds, from above.
+const FIXED_WEIGHT: usize = {
+    let entry = core::mem::size_of::<Outgoing>();
+    let written = wire::TYPED_HEADER_LEN + wire::fixed_len::MAX as usize;
+    if entry > written {
+        entry
+    } else {
+        written
+    }
+};
 
 impl Outgoing {
     /// The weight of the largest message a server with these limits relays (FC-15).
@@ -48,5 +58,30 @@ impl Weight for Outgoing {
             }
             Outgoing::Pong { .. } => FIXED_WEIGHT,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::HubConfig;
+
+    #[test]
+    fn by_default_the_byte_bound_fires_first_for_messages_of_any_size() {
+        // FC-29: the frame bound is a guard; a default queue fills its 8 MiB first, even with the
+        // lightest message (a PONG, or an empty text).
+        let lightest = Outgoing::Pong { nonce: 0 }.weight();
+        let empty = Outgoing::Echo {
+            sent_at: UnixMicros(0),
+            relayed_at: UnixMicros(0),
+            text: Arc::from(""),
+        };
+        assert_eq!(empty.weight(), lightest);
+        assert!(
+            HubConfig::DEFAULT_MAX_QUEUE_BYTES / lightest < HubConfig::DEFAULT_MAX_QUEUE_FRAMES
+        );
+        // And a weight is never below what the message writes besides its text.
+        assert!(lightest >= wire::TYPED_HEADER_LEN + wire::fixed_len::MAX as usize);
+        assert!(lightest >= core::mem::size_of::<Outgoing>());
     }
 }
