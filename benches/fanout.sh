@@ -48,7 +48,10 @@ for window in 1 16; do
         esac
         # The seed server only runs the 16 B, window 1 configuration (its target row).
         if [ "$target" = seed ] && { [ "$window" != 1 ] || [ "$size" != 16 ]; }; then continue; fi
-        line=$("$bin" bench "${args[@]}" --clients "$clients" --window "$window" --size "$size" --json)
+        if ! line=$("$bin" bench "${args[@]}" --clients "$clients" --window "$window" --size "$size" --json); then
+          echo "the bench against $target failed (window $window, $size B, round $round): its error is above" >&2
+          exit 1
+        fi
         echo "$window $size $target $line" >> "$results"
       done
     done
