@@ -566,26 +566,12 @@ impl Connection {
         let reason = seen.end.take().or_else(|| {
             sending
                 .err()
-                .map(|err| format!("sending failed: {}", error_text(&err)))
+                .map(|err| format!("sending failed: {}", crate::error_chain(&err)))
         });
         lock(&tally.ends).push(ClientEnd { deliveries, reason });
         seen.merge_into(tally);
         Ok(())
     }
-}
-
-/// An error and its sources, on one line.
-fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.ends_with(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Sends the client's quota (or until the timed load ends), with at most `window` messages whose
@@ -691,14 +677,17 @@ async fn read_framechat(
             Ok(false) => break,
             Err(Error::Io(err)) => {
                 if seen.end.is_none() {
-                    seen.end = Some(format!("the connection failed: {}", error_text(&err)));
+                    seen.end = Some(format!(
+                        "the connection failed: {}",
+                        crate::error_chain(&err)
+                    ));
                 }
                 break;
             }
             Err(err) => {
                 seen.end = Some(format!(
                     "the server sent an invalid stream: {}",
-                    error_text(&err)
+                    crate::error_chain(&err)
                 ));
                 break;
             }

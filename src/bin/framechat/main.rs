@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("{}", error_chain(&*err));
+            eprintln!("framechat: {}", error_chain(&*err));
             ExitCode::FAILURE
         }
     }
@@ -60,11 +60,11 @@ pub(crate) fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-/// `framechat: ` and the error with each of its sources: an adapter error names its layer, its
-/// source says what happened. A source whose text the message already ends with (an error that
-/// both prints and returns its source) is not repeated.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = format!("framechat: {err}");
+/// The error with each of its sources, on one line: an adapter error names its layer, its source
+/// says what happened. A source whose text the message already ends with (an error that both
+/// prints and returns its source) is not repeated.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();

@@ -108,15 +108,15 @@ impl std::error::Error for Repeats {
 }
 
 #[test]
-fn the_error_chain_prints_each_part_once_behind_one_prefix() {
+fn the_error_chain_prints_each_part_once() {
     let repeated = Repeats(std::io::Error::other("address in use"));
     assert_eq!(
         error_chain(&repeated),
-        "framechat: cannot listen on 127.0.0.1:1: address in use"
+        "cannot listen on 127.0.0.1:1: address in use"
     );
     let layered = framechat::futures::Error::Io(std::io::Error::other("connection refused"));
     assert_eq!(
         error_chain(&layered),
-        "framechat: transport I/O failed: connection refused"
+        "transport I/O failed: connection refused"
     );
 }
