@@ -12,7 +12,6 @@
 //! latency, and any BROADCAST from other peers. The adapters name only `futures-io` traits: the
 //! same code runs on smol by swapping the `TcpStream` and `block_on`.
 
-use std::error::Error;
 use std::io;
 use std::process::ExitCode;
 
@@ -21,6 +20,10 @@ use futures_lite::StreamExt;
 
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
+
+mod support;
+
+use support::chain;
 
 const USAGE: &str = "usage: async_std_client [--addr ADDR | ADDR] [MESSAGE...]   \
                      (ADDR alone: first, as HOST:PORT; -- before a message that starts with -)";
@@ -130,19 +133,6 @@ async fn run(addr: &str, messages: &[String]) -> Result<(), framechat::futures::
     sink.flush().await?;
     sink.get_ref().shutdown(std::net::Shutdown::Write)?;
     Ok(())
-}
-
-/// The error and its sources on one line: `framechat::futures::Error` names its layer and keeps
-/// what happened as its source.
-fn chain(err: &dyn Error) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }
 
 #[cfg(test)]

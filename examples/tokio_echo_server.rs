@@ -10,7 +10,6 @@
 //! PONG per PING; a legacy client gets `echo: T` per text `T` (§3.2). On a decoding error a typed
 //! client gets ERROR with the matching code before the connection closes (FC-30).
 
-use std::error::Error;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,46 +21,11 @@ use framechat::{Frame, Limits, Profile, UnixMicros};
 
 static NEXT_PEER_ID: AtomicU64 = AtomicU64::new(1);
 
+mod support;
+
+use support::{chain, parse_args, Invocation};
+
 const USAGE: &str = "usage: tokio_echo_server [--addr ADDR | ADDR] [--legacy | --typed]";
-
-/// What the command line asks for.
-#[derive(Debug, PartialEq)]
-enum Invocation {
-    Run { addr: String, profile: Profile },
-    Help,
-}
-
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, String> {
-    let mut addr = None;
-    let mut profile = Profile::Typed;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let given = match arg.as_str() {
-            "-h" | "--help" => return Ok(Invocation::Help),
-            "--legacy" => {
-                profile = Profile::Legacy;
-                continue;
-            }
-            "--typed" => {
-                profile = Profile::Typed;
-                continue;
-            }
-            "--addr" => args.next().ok_or("--addr needs a value")?,
-            flag if flag.starts_with("--addr=") => flag["--addr=".len()..].to_string(),
-            flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}")),
-            _ => arg,
-        };
-        if let Some(first) = addr.replace(given) {
-            return Err(format!(
-                "expected at most one address, and {first} came first"
-            ));
-        }
-    }
-    Ok(Invocation::Run {
-        addr: addr.unwrap_or_else(|| String::from("127.0.0.1:50555")),
-        profile,
-    })
-}
 
 fn main() -> ExitCode {
     let (addr, profile) = match parse_args(std::env::args().skip(1)) {
@@ -169,46 +133,4 @@ async fn serve(socket: TcpStream, profile: Profile) -> Result<(), framechat::tok
         }
     }
     Ok(())
-}
-
-/// The error and its sources on one line: `framechat::tokio::Error` names its layer and keeps
-/// what happened as its source.
-fn chain(err: &dyn Error) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
-}
-
-#[cfg(test)]
-mod tests {
-    use framechat::Profile;
-
-    use super::{parse_args, Invocation};
-
-    fn parse(args: &[&str]) -> Result<Invocation, String> {
-        parse_args(args.iter().map(|arg| arg.to_string()))
-    }
-
-    #[test]
-    fn the_address_may_come_after_the_flags() {
-        let expected = Ok(Invocation::Run {
-            addr: "localhost:1".into(),
-            profile: Profile::Legacy,
-        });
-        assert_eq!(parse(&["--legacy", "localhost:1"]), expected);
-        assert_eq!(parse(&["--legacy", "--addr", "localhost:1"]), expected);
-    }
-
-    #[test]
-    fn help_unknown_flags_and_a_second_address_are_not_taken_for_an_address() {
-        assert_eq!(parse(&["x", "--help"]), Ok(Invocation::Help));
-        assert_eq!(parse(&["--legay"]), Err("unknown flag --legay".into()));
-        assert!(parse(&["a:1", "b:2"]).is_err());
-        assert!(parse(&["--addr"]).is_err());
-    }
 }
