@@ -1,4 +1,5 @@
-//! FC-22 measured: what the decoder allocates on hostile streams, counted by the global allocator.
+//! FC-22 measured: what the decoder allocates on hostile streams, counted by the global allocator;
+//! and the encoder's one reservation per frame (§7).
 //!
 //! This test binary has no libtest harness (`harness = false` in Cargo.toml): it runs its scenarios
 //! one after the other on one thread, so the allocator's count of live bytes is the decoder's alone.
@@ -15,7 +16,7 @@ use std::alloc::System;
 
 use cap::Cap;
 use framechat::wire::PREFACE;
-use framechat::{DecodeErrorKind, Decoder, Frame, Limits, Profile};
+use framechat::{DecodeErrorKind, Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
 
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
@@ -390,6 +391,47 @@ fn the_buffer_of_a_large_frame_is_released_once_the_frame_is_handed_over() -> Ou
     Ok(())
 }
 
+/// The encoder reserves room for a whole frame (and the preface, owed or not) before it writes a
+/// byte, so encoding into an empty buffer allocates once, at most [`PREFACE`]'s length more than the
+/// frame takes: under a ceiling of exactly that, a second, growing allocation aborts the process.
+fn encoding_into_an_empty_buffer_reserves_the_frame_once() -> Outcome {
+    let text = "t".repeat(1000);
+    let text = text.as_str();
+    let chat = || Frame::Chat {
+        sent_at: UnixMicros(1),
+        text,
+    };
+    let ceiling = PREFACE.len() + 5 + 8 + text.len();
+    let encode_under_ceiling = |what: &str,
+                                encoder: &mut Encoder,
+                                frame: Frame<&str>,
+                                frame_len: usize| {
+        let mut out = Vec::new();
+        match under_ceiling(ceiling, |_| encoder.encode(frame, &mut out)) {
+            Ok(written) if written == frame_len && out.len() == frame_len => Ok(()),
+            other => Err(format!(
+                "{what}: encode returned {other:?} with {} bytes in the buffer, expected {frame_len}",
+                out.len()
+            )),
+        }
+    };
+    let mut typed = Encoder::client(Profile::Typed, Limits::default());
+    encode_under_ceiling(
+        "a typed client's first frame, preface owed",
+        &mut typed,
+        chat(),
+        ceiling,
+    )?;
+    encode_under_ceiling("its second frame", &mut typed, chat(), 5 + 8 + text.len())?;
+    let mut legacy = Encoder::server(Profile::Legacy, Limits::default());
+    encode_under_ceiling(
+        "a legacy frame",
+        &mut legacy,
+        Frame::Text(text),
+        4 + text.len(),
+    )
+}
+
 /// A payload that arrives whole in one input is returned borrowed from it: no allocation at all,
 /// even for a frame of `L`.
 fn a_payload_that_arrives_whole_is_borrowed_without_allocating() -> Outcome {
@@ -479,7 +521,7 @@ fn skipped_payloads_are_discarded_without_buffering() -> Outcome {
 }
 
 fn main() {
-    let scenarios: [Scenario; 6] = [
+    let scenarios: [Scenario; 7] = [
         (
             "a_declared_4_gib_length_costs_nothing_beyond_its_header",
             a_declared_4_gib_length_costs_nothing_beyond_its_header,
@@ -504,6 +546,10 @@ fn main() {
             "skipped_payloads_are_discarded_without_buffering",
             skipped_payloads_are_discarded_without_buffering,
         ),
+        (
+            "encoding_into_an_empty_buffer_reserves_the_frame_once",
+            encoding_into_an_empty_buffer_reserves_the_frame_once,
+        ),
     ];
     println!("\nrunning {} tests (memory, no harness)", scenarios.len());
     let mut failed = 0;
@@ -515,7 +561,7 @@ fn main() {
             Ok(()) => println!("test {name} ... ok"),
             Err(message) => {
                 failed += 1;
-                println!("test {name} ... FAILED\n  FC-22: {message}");
+                println!("test {name} ... FAILED\n  {message}");
             }
         }
     }
