@@ -347,9 +347,17 @@ impl Connection {
             match self.decoder.decode(input) {
                 Ok(decoded) => {
                     input = &input[decoded.consumed..];
-                    // A typed frame while not authenticated is the first after the preface.
+                    // A typed frame while not authenticated is the first after the preface; a
+                    // legacy frame may come out of the very call that decided legacy.
                     let awaiting_auth = self.auth.is_some() && !self.authenticated;
+                    let refuses_legacy = self
+                        .auth
+                        .as_ref()
+                        .is_some_and(|auth| auth.legacy == LegacyPolicy::Refuse);
                     match decoded.frame {
+                        Some(Frame::Text(_)) if refuses_legacy => {
+                            return self.close(Cause::LegacyRefused);
+                        }
                         Some(frame) if awaiting_auth && !matches!(frame, Frame::Text(_)) => {
                             if !admits(self.auth.as_ref(), &frame) {
                                 return self.close(Cause::Unauthorized);
@@ -454,6 +462,8 @@ fn admits(auth: Option<&AuthConfig>, frame: &Frame<&str>) -> bool {
     }
 }
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod edge_tests;
 #[cfg(test)]
