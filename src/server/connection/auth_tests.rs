@@ -221,7 +221,7 @@ fn a_first_frame_other_than_auth_closes_with_unauthorized() {
     // FC-34: an old client's CHAT, or a PING, first.
     for first in [chat("hello"), Frame::Ping { nonce: 1 }] {
         let mut driven = Driven::new(&config(LegacyPolicy::Refuse));
-        driven.read(&typed(&[first.clone()]), ms(10));
+        driven.read(&typed(std::slice::from_ref(&first)), ms(10));
         assert_eq!(driven.heard, [unauthorized()], "{first:?}");
     }
 }
