@@ -215,7 +215,9 @@ impl Connection {
     pub(crate) fn next_deadline(&self) -> (Instant, Clock) {
         let lifecycle = self.lifecycle_deadline();
         match &self.auth {
-            Some(auth) if !self.authenticated && self.profile() != Some(Profile::Legacy) => {
+            // FC-35 bounds typed connections: an undecided one may still turn out legacy, and is
+            // bounded meanwhile by the detection window or the frame deadline.
+            Some(auth) if !self.authenticated && self.profile() == Some(Profile::Typed) => {
                 let auth_deadline = (after(self.accepted_at, auth.deadline), Clock::AuthDeadline);
                 // A tie goes to the lifecycle clock: the detection window still decides legacy.
                 if auth_deadline.0 < lifecycle.0 {

@@ -328,6 +328,19 @@ fn a_legacy_connection_allowed_joins_unauthenticated() {
 }
 
 #[test]
+fn the_authentication_deadline_does_not_close_a_connection_whose_profile_is_unknown() {
+    // FC-35 is for typed connections: with a detection window longer than the deadline, a silent
+    // connection is still decided legacy by the window (FC-27) and, allowed, joins.
+    let config = ServerConfig {
+        detect_window: AUTH_DEADLINE * 2,
+        ..config(LegacyPolicy::Allow)
+    };
+    let mut driven = Driven::new(&config);
+    driven.wait(AUTH_DEADLINE * 2);
+    assert_eq!(driven.heard, [Heard::WriterStarts(Profile::Legacy)]);
+}
+
+#[test]
 fn a_shutdown_before_the_auth_closes_without_a_welcome() {
     // FC-33 with §8.9: the writer may not start for a connection that has not authenticated.
     let mut driven = Driven::new(&config(LegacyPolicy::Refuse));
