@@ -17,7 +17,9 @@
 // public API.
 #![allow(dead_code, unreachable_pub)]
 
-use framechat::{DecodeError, DecodeErrorKind, ErrorCode, Frame, Limits, Part, Role, UnixMicros};
+use framechat::{
+    AuthScheme, DecodeError, DecodeErrorKind, ErrorCode, Frame, Limits, Part, Role, UnixMicros,
+};
 
 /// Which profile the receiver expects (§3, §4), or whether it detects it (§5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,13 +236,14 @@ fn type_row(frame_type: u8) -> TypeRow {
         max_len,
     };
     match frame_type {
-        0x80 => known(ServerToClient, 12, Some(12)), // WELCOME
-        0x81 => known(ClientToServer, 8, None),      // CHAT
-        0x82 => known(ServerToClient, 16, None),     // ECHO
-        0x83 => known(ServerToClient, 24, None),     // BROADCAST
-        0x84 => known(Both, 8, Some(8)),             // PING
-        0x85 => known(Both, 8, Some(8)),             // PONG
-        0x86 => known(Both, 2, None),                // ERROR
+        0x80 => known(ServerToClient, 12, Some(12)),  // WELCOME
+        0x81 => known(ClientToServer, 8, None),       // CHAT
+        0x82 => known(ServerToClient, 16, None),      // ECHO
+        0x83 => known(ServerToClient, 24, None),      // BROADCAST
+        0x84 => known(Both, 8, Some(8)),              // PING
+        0x85 => known(Both, 8, Some(8)),              // PONG
+        0x86 => known(Both, 2, None),                 // ERROR
+        0x88 => known(ClientToServer, 1, Some(1025)), // AUTH: scheme, a token of at most 1024
         0x87..=0xbf => TypeRow::Skipped,
         _ => TypeRow::OutOfRange,
     }
@@ -560,6 +563,11 @@ impl<'a> Reader<'a> {
             0x86 => Frame::Error {
                 code: ErrorCode(be_u16(payload)),
                 reason: self.text(&payload[2..], frame_end)?,
+            },
+            // AUTH: scheme: u8, token: text (FC-9).
+            0x88 => Frame::Auth {
+                scheme: AuthScheme(payload[0]),
+                token: self.text(&payload[1..], frame_end)?,
             },
             // FC-11: `0x87..=0xbf` is skipped, unreported, but counts as a frame.
             _ => {

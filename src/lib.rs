@@ -176,8 +176,8 @@ pub mod server;
 
 pub use codec::wire;
 pub use codec::{
-    ConfigError, DecodeError, DecodeErrorKind, Decoded, Decoder, EncodeError, Encoder, ErrorCode,
-    Frame, Limits, Part, Profile, Role, UnixMicros,
+    AuthScheme, ConfigError, DecodeError, DecodeErrorKind, Decoded, Decoder, EncodeError, Encoder,
+    ErrorCode, Frame, Limits, Part, Profile, Role, UnixMicros,
 };
 
 #[cfg(feature = "futures-io")]

@@ -25,6 +25,9 @@ LEGACY_HEADER = 4  # §3.1
 TYPED_HEADER = 5  # §4.2
 
 WELCOME, CHAT, ECHO, BROADCAST, PING, PONG, ERROR = range(0x80, 0x87)  # §4.3
+AUTH = 0x88  # §4.3; 0x87 stays unassigned
+MAX_TOKEN = 1024  # §4.4
+UNAUTHORIZED = 9  # §4.7
 NAMES = {
     WELCOME: "WELCOME",
     CHAT: "CHAT",
@@ -33,6 +36,7 @@ NAMES = {
     PING: "PING",
     PONG: "PONG",
     ERROR: "ERROR",
+    AUTH: "AUTH",
 }
 # §4.3: payload length bounds (min, max or None).
 BOUNDS = {
@@ -43,6 +47,7 @@ BOUNDS = {
     PING: (8, 8),
     PONG: (8, 8),
     ERROR: (2, None),
+    AUTH: (1, 1 + MAX_TOKEN),
 }
 U64_MAX = 2**64 - 1
 
@@ -115,6 +120,10 @@ def error_frame(code: int, reason: str) -> dict:
     return {"type": "ERROR", "code": code, "reason": reason}
 
 
+def auth(scheme: int, token: str) -> dict:
+    return {"type": "AUTH", "scheme": scheme, "token": token}
+
+
 def encode(frame: dict) -> bytes:
     """The bytes of one frame, field after field as §3.1 and §4.3 lay them out."""
     kind = frame["type"]
@@ -142,6 +151,8 @@ def encode(frame: dict) -> bytes:
         return typed(PONG, u64(frame["nonce"]))
     if kind == "ERROR":
         return typed(ERROR, u16(frame["code"]) + frame["reason"].encode())
+    if kind == "AUTH":
+        return typed(AUTH, bytes([frame["scheme"]]) + frame["token"].encode())
     raise ValueError(kind)
 
 
@@ -438,7 +449,8 @@ def build_typed() -> None:
     valid(f, "typed-server-timestamps-are-carried-unchanged", "A CHAT's sent_at of 2^64 − 1.",
           ["§4.5"], ["FC-10"], "server", "typed", [chat(U64_MAX, "t"), chat(0, "u")])
     valid(f, "typed-error-with-unknown-codes-is-accepted",
-          "Codes 0, 9, 999 and 65535 are not in §4.7: still valid ERROR frames, not decoding errors.",
+          "Codes 0, 9, 999 and 65535 (9, UNAUTHORIZED, was not in §4.7 when this vector was "
+          "written): still valid ERROR frames, not decoding errors.",
           ["§4.7"], ["FC-12"], "client", "typed",
           [error_frame(0, ""), error_frame(9, "nine"), error_frame(999, "?"), error_frame(0xFFFF, "max")])
     valid(f, "typed-server-accepts-error-with-unknown-code", "A client's ERROR with code 4242.",
@@ -862,6 +874,67 @@ def build_encoder() -> None:
                 encode(text_frame("s")), limit=limit)
 
 
+def build_auth() -> None:
+    f = "auth.json"
+    new_file(f, "§4.3, §4.4, §4.7: the AUTH frame and the UNAUTHORIZED code.")
+    prefix = len(PREFACE)
+    valid(f, "auth-server-receives-auth-then-chat", "AUTH (BEARER) right after the preface, then a "
+          "CHAT in the same stream, as a client sends them in one write.", ["§4.3", "§4.4"],
+          ["FC-5", "FC-9"], "server", "typed", [auth(1, "s3cr3t-token"), chat(1, "hi")])
+    valid(f, "auth-detect-server-receives-auth", "A detecting server decides typed on the preface "
+          "and reads the AUTH after it.", ["§4.4", "§5"], ["FC-13"], "server", "detect",
+          [auth(1, "tok"), chat(2, "after")])
+    valid(f, "auth-token-empty-and-unknown-scheme", "An empty token (length 1) and scheme 255 are "
+          "valid frames: judging them is the server's job (§8.9), not the decoder's.",
+          ["§4.3", "§4.4"], ["FC-7"], "server", "typed", [auth(1, ""), auth(255, "x")])
+    valid(f, "auth-token-of-the-maximum-length", "A token of 1024 bytes: length 1025, the table's "
+          "maximum.", ["§4.3"], ["FC-7"], "server", "typed", [auth(1, "t" * MAX_TOKEN)])
+    valid(f, "auth-token-multibyte-text", "A token is text: multi-byte characters are carried as "
+          "they are.", ["§4.3"], ["FC-9"], "server", "typed", [auth(1, "clé-ключ")])
+    for length in (0, 1 + MAX_TOKEN + 1):
+        decode(f, f"auth-server-bad-length-{length}", f"AUTH with length {length}, outside "
+               f"{BOUNDS[AUTH]}: BadLength at the end of the header, before any payload byte.",
+               ["§4.3", "§6.2"], ["FC-7", "FC-20"], "server", "typed",
+               PREFACE + header(AUTH, length) + b"\x00" * min(length, 8), [],
+               bad_length(AUTH, length, prefix + 5, 0))
+    decode(f, "auth-order-limit-before-type-length", "AUTH declaring L + 1 with L = 64: the limit "
+           "is judged before AUTH's own bounds.", ["§6.2"], ["FC-14", "FC-16"], "server", "typed",
+           PREFACE + header(AUTH, MIN_L + 1), [], too_large(MIN_L + 1, MIN_L, prefix + 5, 0),
+           limit=MIN_L)
+    decode(f, "auth-client-rejects-auth", "AUTH travels client → server only: a client reading "
+           "one fails right after its type byte.", ["§4.3", "§6.2"], ["FC-8", "FC-20"], "client",
+           "typed", encode(ping(1)) + encode(auth(1, "x")), [ping(1)],
+           unexpected_type(AUTH, "client", 13 + 1, 1))
+    data = PREFACE + typed(AUTH, b"\x01ab\xff")
+    decode(f, "auth-token-invalid-utf8", "A token that is not UTF-8 fails at the end of its frame, "
+           "with valid_up_to 2.", ["§4.3", "§6.3"], ["FC-9", "FC-17"], "server", "typed", data, [],
+           invalid_utf8(2, len(data), 0))
+    data = PREFACE + header(AUTH, 6) + b"\x01ab"
+    decode(f, "auth-truncated-in-its-payload", "The stream ends 3 bytes into a 6-byte AUTH payload.",
+           ["§6.6"], ["FC-21"], "server", "typed", data, [],
+           truncated("payload", 3, 6, len(data), 0))
+    decode(f, "auth-incomplete-waits", "The same bytes without an end of stream: the decoder waits.",
+           ["§6.6"], ["FC-21"], "server", "typed", data, [], finish=False)
+    valid(f, "auth-client-receives-unauthorized", "ERROR UNAUTHORIZED (9), a server's only frame "
+          "to a client it does not admit.", ["§4.7"], ["FC-9"], "client", "typed",
+          [error_frame(UNAUTHORIZED, "unauthorized")])
+    encode_case(f, "encode-auth-after-the-preface", "A typed client's AUTH, then a CHAT: the "
+                "preface, then both frames.", ["§4.3", "§7"], ["FC-25"], "client", "typed",
+                ok([auth(1, "tok"), chat(1, "hi")]),
+                PREFACE + encode(auth(1, "tok")) + encode(chat(1, "hi")))
+    encode_case(f, "encode-refuses-auth-from-a-server", "AUTH from a server breaks the direction "
+                "rule; nothing is written.", ["§7"], ["FC-24", "FC-23"], "server", "typed",
+                [(auth(1, "x"), {"kind": "WrongDirection", "frame_type": AUTH,
+                                 "sender": "server"}), (ping(1), None)], encode(ping(1)))
+    encode_case(f, "encode-refuses-a-token-above-the-maximum", "A token of 1025 bytes would make "
+                "a receiver fail with BadLength: refused as too large for AUTH's 1025.", ["§7"],
+                ["FC-24", "FC-23"], "client", "typed",
+                [(auth(1, "t" * (MAX_TOKEN + 1)), {"kind": "TooLarge",
+                                                   "payload_len": MAX_TOKEN + 2,
+                                                   "limit": MAX_TOKEN + 1}),
+                 (auth(1, "t"), None)], PREFACE + encode(auth(1, "t")))
+
+
 def main() -> None:
     build_legacy()
     build_utf8()
@@ -871,6 +944,7 @@ def main() -> None:
     build_detect()
     build_truncation()
     build_encoder()
+    build_auth()
     for name, content in FILES.items():
         text = json.dumps(content, indent=2, ensure_ascii=False) + "\n"
         (HERE / name).write_text(text, encoding="utf-8")

@@ -135,6 +135,10 @@ impl Encoder {
                 out.extend_from_slice(&code.0.to_be_bytes());
                 out.extend_from_slice(reason.as_bytes());
             }
+            Frame::Auth { scheme, token } => {
+                out.push(scheme.0);
+                out.extend_from_slice(token.as_bytes());
+            }
         }
         Ok(out.len() - start)
     }
@@ -149,17 +153,24 @@ impl Encoder {
             });
         }
         let frame_type = frame.frame_type();
+        // A type whose payload has a maximum (AUTH's token) is refused above it as above the
+        // limit: the receiver would fail it with `BadLength` (FC-7).
+        let mut type_max = u32::MAX;
         if let Some(frame_type) = frame_type {
-            if let TypeRule::Known { direction, .. } = wire::type_rule(frame_type) {
+            if let TypeRule::Known {
+                direction, max_len, ..
+            } = wire::type_rule(frame_type)
+            {
                 if !direction.reaches(self.role.peer()) {
                     return Err(EncodeError::WrongDirection {
                         frame_type,
                         sender: self.role,
                     });
                 }
+                type_max = max_len.unwrap_or(u32::MAX);
             }
         }
-        let limit = inbound_limit(self.role.peer(), self.limits, frame_type);
+        let limit = inbound_limit(self.role.peer(), self.limits, frame_type).min(type_max);
         let payload_len = frame.payload_len();
         if payload_len > limit as usize {
             return Err(EncodeError::TooLarge { payload_len, limit });

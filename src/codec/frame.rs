@@ -65,6 +65,8 @@ impl ErrorCode {
     pub const TIMEOUT: ErrorCode = ErrorCode(7);
     /// The server is shutting down.
     pub const GOING_AWAY: ErrorCode = ErrorCode(8);
+    /// Authentication required, missing or refused (§8.9).
+    pub const UNAUTHORIZED: ErrorCode = ErrorCode(9);
 
     /// The name §4.7 gives this code, if it has one.
     pub fn name(self) -> Option<&'static str> {
@@ -77,6 +79,7 @@ impl ErrorCode {
             6 => "SERVER_FULL",
             7 => "TIMEOUT",
             8 => "GOING_AWAY",
+            9 => "UNAUTHORIZED",
             _ => return None,
         })
     }
@@ -87,6 +90,30 @@ impl fmt::Display for ErrorCode {
         match self.name() {
             Some(name) => write!(f, "{name} ({})", self.0),
             None => write!(f, "unknown error code {}", self.0),
+        }
+    }
+}
+
+/// How an AUTH frame's token is read (§4.4). Unknown schemes are valid on the wire: a server
+/// refuses them as it refuses a bad token (FC-34).
+///
+/// ```
+/// use framechat::AuthScheme;
+/// assert_eq!(AuthScheme::BEARER.name(), Some("BEARER"));
+/// assert_eq!(AuthScheme(7).name(), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AuthScheme(pub u8);
+
+impl AuthScheme {
+    /// The token is a shared secret the server compares with the tokens it admits.
+    pub const BEARER: AuthScheme = AuthScheme(1);
+
+    /// The name §4.4 gives this scheme, if it has one.
+    pub fn name(self) -> Option<&'static str> {
+        match self.0 {
+            1 => Some("BEARER"),
+            _ => None,
         }
     }
 }
@@ -103,6 +130,9 @@ impl fmt::Display for ErrorCode {
 /// let owned: Frame = borrowed.into_owned();
 /// assert_eq!(owned.text(), Some("hi"));
 /// ```
+///
+/// An AUTH frame's token is a secret: [`text`](Frame::text) does not return it, and code that
+/// logs frames must not log an AUTH frame (its `Debug` form shows the token).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Frame<T = String> {
@@ -159,6 +189,14 @@ pub enum Frame<T = String> {
         /// Human-readable detail.
         reason: T,
     },
+    /// Typed, client → server: credentials, the first frame after the preface when the server
+    /// requires them (§4.4, §8.9).
+    Auth {
+        /// How to read the token.
+        scheme: AuthScheme,
+        /// The secret, at most [`MAX_TOKEN_LEN`](crate::wire::MAX_TOKEN_LEN) bytes.
+        token: T,
+    },
 }
 
 impl<T: AsRef<str>> Frame<T> {
@@ -181,10 +219,11 @@ impl<T: AsRef<str>> Frame<T> {
             Frame::Ping { .. } => frame_type::PING,
             Frame::Pong { .. } => frame_type::PONG,
             Frame::Error { .. } => frame_type::ERROR,
+            Frame::Auth { .. } => frame_type::AUTH,
         })
     }
 
-    /// The text of a message-carrying frame, or an ERROR's reason.
+    /// The text of a message-carrying frame, or an ERROR's reason; never an AUTH's token.
     pub fn text(&self) -> Option<&str> {
         match self {
             Frame::Text(text)
@@ -192,13 +231,19 @@ impl<T: AsRef<str>> Frame<T> {
             | Frame::Echo { text, .. }
             | Frame::Broadcast { text, .. }
             | Frame::Error { reason: text, .. } => Some(text.as_ref()),
-            Frame::Welcome { .. } | Frame::Ping { .. } | Frame::Pong { .. } => None,
+            Frame::Welcome { .. }
+            | Frame::Ping { .. }
+            | Frame::Pong { .. }
+            | Frame::Auth { .. } => None,
         }
     }
 
     /// The payload length this frame encodes to: the value of its length field.
     pub fn payload_len(&self) -> usize {
-        let text_len = self.text().map_or(0, str::len);
+        let text_len = match self {
+            Frame::Auth { token, .. } => token.as_ref().len(),
+            _ => self.text().map_or(0, str::len),
+        };
         let fixed = self.frame_type().and_then(fixed_len::of).unwrap_or(0);
         fixed as usize + text_len
     }
@@ -244,6 +289,10 @@ impl<T: AsRef<str>> Frame<T> {
                 code,
                 reason: f(reason),
             },
+            Frame::Auth { scheme, token } => Frame::Auth {
+                scheme,
+                token: f(token),
+            },
         }
     }
 
@@ -287,6 +336,10 @@ impl<T: AsRef<str>> Frame<T> {
             Frame::Error { code, reason } => Frame::Error {
                 code: *code,
                 reason: reason.as_ref(),
+            },
+            Frame::Auth { scheme, token } => Frame::Auth {
+                scheme: *scheme,
+                token: token.as_ref(),
             },
         }
     }

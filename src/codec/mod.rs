@@ -12,7 +12,7 @@ pub mod wire;
 pub use decoder::{Decoded, Decoder};
 pub use encoder::Encoder;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Part};
-pub use frame::{ErrorCode, Frame, UnixMicros};
+pub use frame::{AuthScheme, ErrorCode, Frame, UnixMicros};
 pub use limits::{ConfigError, Limits};
 
 /// The two wire profiles (§3, §4).

@@ -46,7 +46,9 @@ pub mod frame_type {
     pub const PONG: u8 = 0x85;
     /// ERROR: both directions, `code: u16, reason: text`.
     pub const ERROR: u8 = 0x86;
-    /// First type of the unassigned range a receiver skips (§4.6).
+    /// AUTH: client → server, `scheme: u8, token: text` (§4.4, §8.9).
+    pub const AUTH: u8 = 0x88;
+    /// First type of the unassigned range a receiver skips (§4.6); AUTH, inside it, is assigned.
     pub const FIRST_UNASSIGNED: u8 = 0x87;
     /// First type of the range reserved for exercising the skip rule; never assigned (§4.6).
     pub const FIRST_RESERVED: u8 = 0xb0;
@@ -80,6 +82,8 @@ pub mod fixed_len {
     pub const NONCE: u32 = 8;
     /// ERROR: `code: u16`, then the reason.
     pub const ERROR: u32 = 2;
+    /// AUTH: `scheme: u8`, then the token.
+    pub const AUTH: u32 = 1;
     /// The largest of them: what a message's fixed fields add to its text at most.
     pub const MAX: u32 = BROADCAST;
 
@@ -92,10 +96,19 @@ pub mod fixed_len {
             frame_type::BROADCAST => BROADCAST,
             frame_type::PING | frame_type::PONG => NONCE,
             frame_type::ERROR => ERROR,
+            frame_type::AUTH => AUTH,
             _ => return None,
         })
     }
 }
+
+/// The longest token an AUTH frame carries (§4.3): its payload is at most `1 + MAX_TOKEN_LEN`
+/// bytes, so a server never buffers more than that for a connection it has not authenticated.
+///
+/// ```
+/// assert_eq!(framechat::wire::MAX_TOKEN_LEN, 1024);
+/// ```
+pub const MAX_TOKEN_LEN: u32 = 1024;
 
 /// Which roles may receive a frame of this type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +163,11 @@ pub(crate) fn type_rule(frame_type: u8) -> TypeRule {
         BROADCAST => known(Direction::ToClient, fixed_len::BROADCAST, None),
         PING | PONG => known(Direction::Both, fixed_len::NONCE, Some(fixed_len::NONCE)),
         ERROR => known(Direction::Both, fixed_len::ERROR, None),
+        AUTH => known(
+            Direction::ToServer,
+            fixed_len::AUTH,
+            Some(fixed_len::AUTH + MAX_TOKEN_LEN),
+        ),
         FIRST_UNASSIGNED..=MAX => TypeRule::Skip,
         _ => TypeRule::Invalid,
     }

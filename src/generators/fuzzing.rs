@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use arbitrary::{Arbitrary, Result, Unstructured};
 
 use super::{build, kind_at, kinds, text_budget, total_weight, Fields};
-use crate::{ErrorCode, Frame, Limits, Profile, Role, UnixMicros};
+use crate::{AuthScheme, ErrorCode, Frame, Limits, Profile, Role, UnixMicros};
 
 /// Texts that fill their bound exactly are generated only up to this many bytes, to keep one
 /// fuzz input cheap while still hitting the limit's edge for the small limits the fuzzer picks.
@@ -90,7 +90,7 @@ impl<'a> Arbitrary<'a> for ErrorCode {
 impl<'a> Arbitrary<'a> for Frame<String> {
     /// Any variant with any fields: not necessarily valid for a given stream (see [`valid_frame`]).
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0u8..=7)? {
+        Ok(match u.int_in_range(0u8..=8)? {
             0 => Frame::Text(String::arbitrary(u)?),
             1 => Frame::Welcome {
                 peer_id: u64::arbitrary(u)?,
@@ -116,6 +116,10 @@ impl<'a> Arbitrary<'a> for Frame<String> {
             },
             6 => Frame::Pong {
                 nonce: u64::arbitrary(u)?,
+            },
+            7 => Frame::Auth {
+                scheme: AuthScheme(u8::arbitrary(u)?),
+                token: String::arbitrary(u)?,
             },
             _ => Frame::Error {
                 code: ErrorCode::arbitrary(u)?,
@@ -163,6 +167,10 @@ impl Fields for Unstructured<'_> {
 
     fn u64(&mut self) -> Result<u64> {
         u64::arbitrary(self)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        u8::arbitrary(self)
     }
 
     fn u32(&mut self) -> Result<u32> {

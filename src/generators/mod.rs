@@ -18,7 +18,7 @@
 use alloc::string::String;
 
 use crate::wire::frame_type;
-use crate::{ErrorCode, Frame, Limits, Profile, Role, UnixMicros};
+use crate::{AuthScheme, ErrorCode, Frame, Limits, Profile, Role, UnixMicros};
 
 #[cfg(feature = "__fuzzing")]
 #[doc(hidden)]
@@ -43,9 +43,9 @@ pub const TEXT_LEN_FOR_ANY_LIMIT: usize =
 type Kind = Option<u8>;
 
 /// The frames `sender` may send on a `profile` stream (§4.3's direction column), each with its
-/// weight in a random choice. Typed senders' weights add up to 6.
+/// weight in a random choice. A typed client's weights add up to 7, a typed server's to 6.
 fn kinds(profile: Profile, sender: Role) -> &'static [(Kind, u8)] {
-    use frame_type::{BROADCAST, CHAT, ECHO, ERROR, PING, PONG, WELCOME};
+    use frame_type::{AUTH, BROADCAST, CHAT, ECHO, ERROR, PING, PONG, WELCOME};
     match (profile, sender) {
         (Profile::Legacy, _) => &[(None, 1)],
         (Profile::Typed, Role::Client) => &[
@@ -53,6 +53,7 @@ fn kinds(profile: Profile, sender: Role) -> &'static [(Kind, u8)] {
             (Some(PONG), 1),
             (Some(ERROR), 1),
             (Some(CHAT), 3),
+            (Some(AUTH), 1),
         ],
         (Profile::Typed, Role::Server) => &[
             (Some(PING), 1),
@@ -85,12 +86,16 @@ fn total_weight(kinds: &[(Kind, u8)]) -> u8 {
 
 #[cfg(any(feature = "proptest", feature = "__fuzzing"))]
 /// The most text bytes a frame of `kind` from `sender` may carry under `limits`, once its fixed
-/// fields are counted (§4.3, FC-15).
+/// fields are counted (§4.3, FC-15); an AUTH's token stays within its own maximum.
 fn text_budget(sender: Role, limits: Limits, kind: Kind) -> usize {
     use crate::codec::limits::inbound_limit;
-    use crate::wire::fixed_len;
+    use crate::wire::{fixed_len, MAX_TOKEN_LEN};
     let fixed = kind.and_then(fixed_len::of).unwrap_or(0);
-    (inbound_limit(sender.peer(), limits, kind) - fixed) as usize
+    let budget = (inbound_limit(sender.peer(), limits, kind) - fixed) as usize;
+    match kind {
+        Some(frame_type::AUTH) => budget.min(MAX_TOKEN_LEN as usize),
+        _ => budget,
+    }
 }
 
 /// Where a generator's field values come from: a proptest value tree, a quickcheck `Gen`, a
@@ -99,6 +104,7 @@ trait Fields {
     /// Why a value could not be drawn (the fuzzer's input ran out); never, for the others.
     type Error;
     fn u64(&mut self) -> Result<u64, Self::Error>;
+    fn u8(&mut self) -> Result<u8, Self::Error>;
     fn u32(&mut self) -> Result<u32, Self::Error>;
     fn u16(&mut self) -> Result<u16, Self::Error>;
     fn micros(&mut self) -> Result<UnixMicros, Self::Error>;
@@ -139,6 +145,10 @@ fn build<F: Fields>(
         },
         Some(frame_type::PONG) => Frame::Pong {
             nonce: fields.u64()?,
+        },
+        Some(frame_type::AUTH) => Frame::Auth {
+            scheme: AuthScheme(fields.u8()?),
+            token: fields.text(max_text)?,
         },
         Some(_) => Frame::Error {
             code: ErrorCode(fields.u16()?),
@@ -212,6 +222,9 @@ mod tests {
         fn u64(&mut self) -> Result<u64, Self::Error> {
             Ok(0)
         }
+        fn u8(&mut self) -> Result<u8, Self::Error> {
+            Ok(0)
+        }
         fn u32(&mut self) -> Result<u32, Self::Error> {
             Ok(0)
         }
@@ -230,7 +243,7 @@ mod tests {
     fn each_sender_draws_exactly_the_typed_frames_its_encoder_accepts() {
         for sender in [Role::Client, Role::Server] {
             let drawn = kinds(Profile::Typed, sender);
-            for frame_type in frame_type::WELCOME..=frame_type::ERROR {
+            for frame_type in (frame_type::WELCOME..=frame_type::ERROR).chain([frame_type::AUTH]) {
                 let Ok(frame) = build(Some(frame_type), 0, &mut Zeros);
                 assert_eq!(frame.frame_type(), Some(frame_type));
                 let mut encoder = match sender {
@@ -262,7 +275,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(total_weight(kinds(Profile::Typed, Role::Client)), 6);
+        assert_eq!(total_weight(kinds(Profile::Typed, Role::Client)), 7);
         assert_eq!(total_weight(kinds(Profile::Typed, Role::Server)), 6);
     }
 

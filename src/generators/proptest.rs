@@ -9,7 +9,7 @@ use ::proptest::prelude::*;
 use ::proptest::strategy::Union;
 
 use super::{build, kinds, text_budget, text_within, Fields, Kind};
-use crate::{Frame, Limits, Profile, Role, UnixMicros};
+use crate::{AuthScheme, Frame, Limits, Profile, Role, UnixMicros};
 
 /// Texts of at most `max_len` bytes: any Unicode scalar values, often empty, and sometimes
 /// exactly `max_len` bytes long (when that is at most 64 KiB, to keep cases cheap).
@@ -51,6 +51,7 @@ struct Drawn {
     micros: [UnixMicros; 2],
     max_frame_len: u32,
     code: u16,
+    scheme: u8,
     text: String,
     numbers_taken: usize,
     micros_taken: usize,
@@ -63,6 +64,10 @@ impl Fields for Drawn {
         let value = self.numbers[self.numbers_taken % self.numbers.len()];
         self.numbers_taken += 1;
         Ok(value)
+    }
+
+    fn u8(&mut self) -> Result<u8, Infallible> {
+        Ok(self.scheme)
     }
 
     fn u32(&mut self) -> Result<u32, Infallible> {
@@ -89,22 +94,33 @@ impl Fields for Drawn {
 fn kind_strategy(kind: Kind, max_text: usize) -> BoxedStrategy<Frame<String>> {
     let numbers = any::<[u64; 3]>();
     let stamps = [micros(), micros()];
-    (numbers, stamps, any::<u32>(), any::<u16>(), text(max_text))
-        .prop_map(move |(numbers, micros, max_frame_len, code, text)| {
-            let mut drawn = Drawn {
-                numbers,
-                micros,
-                max_frame_len,
-                code,
-                text,
-                numbers_taken: 0,
-                micros_taken: 0,
-            };
-            match build(kind, max_text, &mut drawn) {
-                Ok(frame) => frame,
-                Err(never) => match never {},
-            }
-        })
+    let scheme = prop_oneof![3 => Just(AuthScheme::BEARER.0), 1 => any::<u8>()];
+    (
+        numbers,
+        stamps,
+        any::<u32>(),
+        any::<u16>(),
+        scheme,
+        text(max_text),
+    )
+        .prop_map(
+            move |(numbers, micros, max_frame_len, code, scheme, text)| {
+                let mut drawn = Drawn {
+                    numbers,
+                    micros,
+                    max_frame_len,
+                    code,
+                    scheme,
+                    text,
+                    numbers_taken: 0,
+                    micros_taken: 0,
+                };
+                match build(kind, max_text, &mut drawn) {
+                    Ok(frame) => frame,
+                    Err(never) => match never {},
+                }
+            },
+        )
         .boxed()
 }
 

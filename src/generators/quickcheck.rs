@@ -17,6 +17,10 @@ impl Fields for Gen {
         Ok(u64::arbitrary(self))
     }
 
+    fn u8(&mut self) -> Result<u8, Infallible> {
+        Ok(u8::arbitrary(self))
+    }
+
     fn u32(&mut self) -> Result<u32, Infallible> {
         Ok(u32::arbitrary(self))
     }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::auth::AuthConfig;
 use super::outgoing::Outgoing;
 use crate::hub::HubConfig;
 use crate::Limits;
@@ -52,6 +53,8 @@ pub struct ServerConfig {
     /// Serve the Prometheus text format over HTTP here (`GET /metrics`); `None` for not at all.
     /// At most 16 requests are served at once, each head within 1 s; one past that gets `503`.
     pub metrics_addr: Option<SocketAddr>,
+    /// Require typed clients to authenticate (§8.9); `None`, the default, for anyone may join.
+    pub auth: Option<AuthConfig>,
 }
 
 impl ServerConfig {
@@ -82,6 +85,12 @@ impl ServerConfig {
             ("detect_window", self.detect_window),
             ("write_timeout", self.write_timeout),
             ("metrics_interval", metrics_interval),
+            (
+                "auth.deadline",
+                self.auth
+                    .as_ref()
+                    .map_or(Duration::MAX, |auth| auth.deadline),
+            ),
         ] {
             if duration.is_zero() {
                 return Err(ServerConfigError::ZeroDuration { name });
@@ -112,6 +121,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             metrics_interval: Some(Duration::from_secs(2)),
             metrics_addr: None,
+            auth: None,
         }
     }
 }

@@ -33,9 +33,19 @@
 //! good: a client with a bad preface never gets a WELCOME (§8.3). A decoding error closes the
 //! connection with ERROR and the matching code, a clock with ERROR TIMEOUT; both only on a typed
 //! connection, as legacy has no ERROR (FC-30, FC-32).
+//!
+//! With authentication on (§8.9) a typed connection's first frame after the preface must be an
+//! admitted AUTH, within the authentication deadline from the accept (a fourth clock, whichever of
+//! it and the one above runs out first). Until then no frame reaches the driver and the writer may
+//! not start; on the AUTH the driver hears `on_joined` (drop what was queued before: the
+//! connection joins the room now, FC-26, FC-34), then the frames that followed it in the same
+//! read, and the writer starts. Anything else first closes with ERROR UNAUTHORIZED. A legacy
+//! connection is closed without a frame when the policy refuses it (FC-36), before any of its
+//! frames reaches the driver.
 
 use std::time::{Duration, Instant};
 
+use super::auth::{AuthConfig, LegacyPolicy};
 use super::config::ServerConfig;
 use crate::wire::PREFACE;
 use crate::{DecodeError, DecodeErrorKind, Decoder, ErrorCode, Frame, Limits, Profile};
@@ -55,6 +65,10 @@ pub(crate) struct Connection {
     frame_started: Option<Instant>,
     /// A [`Step`] has said to start the writer: it is said once.
     writer_started: bool,
+    /// Authentication rules, `None` when it is off (§8.9).
+    auth: Option<AuthConfig>,
+    /// An AUTH was admitted (always false while `auth` is `None`; nothing waits for it then).
+    authenticated: bool,
 }
 
 /// The clocks that bound a connection's reads (FC-27, FC-32).
@@ -66,6 +80,8 @@ pub(crate) enum Clock {
     FrameDeadline,
     /// Between frames.
     IdleTimeout,
+    /// A typed connection has not authenticated yet (FC-35).
+    AuthDeadline,
 }
 
 impl Clock {
@@ -75,6 +91,7 @@ impl Clock {
             Clock::DetectionWindow => "the detection window",
             Clock::FrameDeadline => "the frame deadline",
             Clock::IdleTimeout => "the idle timeout",
+            Clock::AuthDeadline => "the authentication deadline",
         }
     }
 }
@@ -115,8 +132,12 @@ pub(crate) enum Cause {
     Ended,
     /// The peer sent something invalid (FC-30).
     Protocol(DecodeError),
-    /// The peer was too slow for a clock (FC-32).
+    /// The peer was too slow for a clock (FC-32, FC-35).
     Timeout(Clock),
+    /// Authentication is on and the peer's first frame was not an admitted AUTH (FC-34).
+    Unauthorized,
+    /// Authentication is on, the connection is legacy and the policy refuses it (FC-36).
+    LegacyRefused,
 }
 
 impl Step {
@@ -165,7 +186,24 @@ impl Connection {
             idle_since: accepted_at,
             frame_started: None,
             writer_started: false,
+            auth: config.auth.clone(),
+            authenticated: false,
         }
+    }
+
+    /// A typed connection that must still authenticate: what is queued for it meanwhile is
+    /// dropped, since it is not yet in the room (FC-34).
+    pub(crate) fn awaiting_auth(&self) -> bool {
+        self.auth.is_some() && !self.authenticated && self.profile() == Some(Profile::Typed)
+    }
+
+    /// Authentication is on and refuses this connection's legacy profile (FC-36).
+    fn refuses_legacy(&self) -> bool {
+        self.profile() == Some(Profile::Legacy)
+            && self
+                .auth
+                .as_ref()
+                .is_some_and(|auth| auth.legacy == LegacyPolicy::Refuse)
     }
 
     /// The profile, once decided.
@@ -175,6 +213,25 @@ impl Connection {
 
     /// Until when the next read may wait, and which clock that is.
     pub(crate) fn next_deadline(&self) -> (Instant, Clock) {
+        let lifecycle = self.lifecycle_deadline();
+        match &self.auth {
+            // FC-35 bounds typed connections: an undecided one may still turn out legacy, and is
+            // bounded meanwhile by the detection window or the frame deadline.
+            Some(auth) if !self.authenticated && self.profile() == Some(Profile::Typed) => {
+                let auth_deadline = (after(self.accepted_at, auth.deadline), Clock::AuthDeadline);
+                // A tie goes to the lifecycle clock: the detection window still decides legacy.
+                if auth_deadline.0 < lifecycle.0 {
+                    auth_deadline
+                } else {
+                    lifecycle
+                }
+            }
+            _ => lifecycle,
+        }
+    }
+
+    /// The clock of §8.2 and §8.7 that bounds the next read, authentication aside.
+    fn lifecycle_deadline(&self) -> (Instant, Clock) {
         if self.profile().is_none() && self.decoder.stream_offset() == 0 {
             (
                 after(self.accepted_at, self.detect_window),
@@ -199,8 +256,10 @@ impl Connection {
         }
         match clock {
             // FC-27: no byte within the window.
-            Clock::DetectionWindow => Step::read(self.decide_legacy(now)),
-            Clock::FrameDeadline | Clock::IdleTimeout => self.close(Cause::Timeout(clock)),
+            Clock::DetectionWindow => self.decide_legacy(now),
+            Clock::FrameDeadline | Clock::IdleTimeout | Clock::AuthDeadline => {
+                self.close(Cause::Timeout(clock))
+            }
         }
     }
 
@@ -220,7 +279,7 @@ impl Connection {
             return Step::read(None);
         }
         match self.decide_legacy_if_silent(now) {
-            Some(profile) => Step::read(Some(profile)),
+            Some(step) => step,
             None => self.close(Cause::Ended),
         }
     }
@@ -230,30 +289,51 @@ impl Connection {
     /// never closes a peer the server was not yet allowed to write to; otherwise nothing changes
     /// and the bound applies as usual.
     pub(crate) fn on_queue_full(&mut self, now: Instant) -> Step {
-        Step::read(self.decide_legacy_if_silent(now))
+        self.decide_legacy_if_silent(now)
+            .unwrap_or(Step::read(None))
     }
 
     /// Decides legacy at `now` if the peer has sent no byte and the writer has not started.
-    fn decide_legacy_if_silent(&mut self, now: Instant) -> Option<Profile> {
+    fn decide_legacy_if_silent(&mut self, now: Instant) -> Option<Step> {
         let silent = self.profile().is_none() && self.decoder.stream_offset() == 0;
         if !silent || self.writer_started {
             return None;
         }
-        self.decide_legacy(now)
+        Some(self.decide_legacy(now))
     }
 
-    /// FC-27's decision for a connection that has sent no byte: legacy from `now` on.
-    fn decide_legacy(&mut self, now: Instant) -> Option<Profile> {
+    /// FC-27's decision for a connection that has sent no byte: legacy from `now` on, and then
+    /// refused if authentication is on and refuses legacy (FC-36).
+    fn decide_legacy(&mut self, now: Instant) -> Step {
         self.decoder = Decoder::server(Profile::Legacy, self.limits);
         self.idle_since = now;
-        self.writer_may_start()
+        if self.refuses_legacy() {
+            return self.close(Cause::LegacyRefused);
+        }
+        Step::read(self.writer_may_start())
     }
 
-    /// Takes in `bytes` read at `now`, handing each complete frame to `on_frame` in order.
+    /// [`on_read_joining`](Connection::on_read_joining) for a connection without authentication,
+    /// which never joins later than its accept.
+    #[cfg(test)]
     pub(crate) fn on_read(
         &mut self,
         bytes: &[u8],
         now: Instant,
+        on_frame: &mut impl FnMut(Frame<&str>),
+    ) -> Step {
+        self.on_read_joining(bytes, now, &mut || {}, on_frame)
+    }
+
+    /// Takes in `bytes` read at `now`, handing each complete frame to `on_frame` in order. With
+    /// authentication on, `on_joined` is called when the AUTH is admitted, before the frames that
+    /// follow it: the connection joins the room then, and what was queued for it before must be
+    /// dropped, not sent (FC-26 as §8.9 amends it).
+    pub(crate) fn on_read_joining(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+        on_joined: &mut impl FnMut(),
         on_frame: &mut impl FnMut(Frame<&str>),
     ) -> Step {
         self.idle_since = now;
@@ -262,11 +342,33 @@ impl Connection {
         let mut input = bytes;
         let mut failure = None;
         while !input.is_empty() {
+            // FC-36: a refused legacy connection's frames never reach the room.
+            if self.refuses_legacy() {
+                return self.close(Cause::LegacyRefused);
+            }
             match self.decoder.decode(input) {
                 Ok(decoded) => {
                     input = &input[decoded.consumed..];
-                    if let Some(frame) = decoded.frame {
-                        on_frame(frame);
+                    // A typed frame while not authenticated is the first after the preface; a
+                    // legacy frame may come out of the very call that decided legacy.
+                    let awaiting_auth = self.auth.is_some() && !self.authenticated;
+                    let refuses_legacy = self
+                        .auth
+                        .as_ref()
+                        .is_some_and(|auth| auth.legacy == LegacyPolicy::Refuse);
+                    match decoded.frame {
+                        Some(Frame::Text(_)) if refuses_legacy => {
+                            return self.close(Cause::LegacyRefused);
+                        }
+                        Some(frame) if awaiting_auth && !matches!(frame, Frame::Text(_)) => {
+                            if !admits(self.auth.as_ref(), &frame) {
+                                return self.close(Cause::Unauthorized);
+                            }
+                            self.authenticated = true;
+                            on_joined();
+                        }
+                        Some(frame) => on_frame(frame),
+                        None => {}
                     }
                 }
                 Err(err) => {
@@ -274,6 +376,9 @@ impl Connection {
                     break;
                 }
             }
+        }
+        if self.refuses_legacy() {
+            return self.close(Cause::LegacyRefused);
         }
         let start_writer = self.writer_may_start();
         if let Some(err) = failure {
@@ -315,7 +420,9 @@ impl Connection {
         let may_start = match self.profile() {
             Some(Profile::Legacy) => true,
             Some(Profile::Typed) => {
-                self.decoder.stream_offset() >= PREFACE.len() as u64 && !bad_preface
+                self.decoder.stream_offset() >= PREFACE.len() as u64
+                    && !bad_preface
+                    && (self.auth.is_none() || self.authenticated)
             }
             None => false,
         };
@@ -335,6 +442,12 @@ impl Connection {
             (Cause::Timeout(clock), Some(Profile::Typed)) => {
                 Some((ErrorCode::TIMEOUT, format!("closed by {}", clock.name())))
             }
+            // The reason says what was wrong with no word of what the client sent (§8.9).
+            (Cause::Unauthorized, Some(Profile::Typed)) => Some((
+                ErrorCode::UNAUTHORIZED,
+                "authentication required: AUTH with an admitted token first".to_string(),
+            )),
+            (Cause::LegacyRefused, Some(Profile::Typed)) => None,
         };
         Step {
             start_writer: None,
@@ -343,6 +456,16 @@ impl Connection {
     }
 }
 
+/// FC-34: whether `frame`, a typed connection's first, is an AUTH that `auth` admits.
+fn admits(auth: Option<&AuthConfig>, frame: &Frame<&str>) -> bool {
+    match (frame, auth) {
+        (Frame::Auth { scheme, token }, Some(auth)) => auth.tokens.admits(*scheme, token),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod edge_tests;
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub(crate) struct Metrics {
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) write_timeouts: AtomicU64,
+    pub(crate) auth_refused: AtomicU64,
+    pub(crate) legacy_refused: AtomicU64,
     /// Service time of each message in nanoseconds: from its last byte decoded to its relay queued
     /// for every peer (the seed's "service time").
     service_ns: Mutex<Histogram<u64>>,
@@ -82,6 +84,11 @@ pub struct Snapshot {
     pub timeouts: u64,
     /// Connections given up because a write made no progress for the write timeout.
     pub write_timeouts: u64,
+    /// Typed connections closed with ERROR UNAUTHORIZED: no AUTH first, an unknown scheme or a
+    /// token not admitted (FC-34).
+    pub auth_refused: u64,
+    /// Legacy connections closed because authentication is on and the policy refuses them (FC-36).
+    pub legacy_refused: u64,
     /// Mean service time, milliseconds: from a message's last byte decoded to its relay queued
     /// for every peer (the seed's "service time").
     pub avg_service_ms: f64,
@@ -106,6 +113,8 @@ impl Metrics {
             protocol_errors: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             write_timeouts: AtomicU64::new(0),
+            auth_refused: AtomicU64::new(0),
+            legacy_refused: AtomicU64::new(0),
             // 3 significant digits over 1 ns..1 h: a few tens of KiB, allocated once.
             service_ns: Mutex::new(
                 Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
@@ -150,6 +159,8 @@ impl Metrics {
             protocol_errors: self.protocol_errors.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             write_timeouts: self.write_timeouts.load(Relaxed),
+            auth_refused: self.auth_refused.load(Relaxed),
+            legacy_refused: self.legacy_refused.load(Relaxed),
             avg_service_ms: avg,
             p50_service_ms: p50,
             p99_service_ms: p99,
@@ -171,7 +182,7 @@ enum Sample {
     Seconds(f64),
 }
 
-const PROMETHEUS: [PrometheusMetric; 13] = [
+const PROMETHEUS: [PrometheusMetric; 15] = [
     PrometheusMetric {
         name: "connections_open",
         kind: "gauge",
@@ -237,6 +248,18 @@ const PROMETHEUS: [PrometheusMetric; 13] = [
         kind: "counter",
         help: "Connections given up on a stalled write.",
         value: |s| Sample::Count(s.write_timeouts),
+    },
+    PrometheusMetric {
+        name: "auth_refused_total",
+        kind: "counter",
+        help: "Typed connections refused with ERROR UNAUTHORIZED.",
+        value: |s| Sample::Count(s.auth_refused),
+    },
+    PrometheusMetric {
+        name: "legacy_refused_total",
+        kind: "counter",
+        help: "Legacy connections refused because authentication is required.",
+        value: |s| Sample::Count(s.legacy_refused),
     },
     PrometheusMetric {
         name: "service_seconds_p50",

@@ -16,6 +16,7 @@
 //! | module | its one job |
 //! |--------|-------------|
 //! | `config` | [`ServerConfig`], its defaults, [`ServerConfigError`] |
+//! | `auth` | [`TokenSet`], [`AuthConfig`], [`LegacyPolicy`]: who may join (§8.9) |
 //! | `connection` | the sans-IO lifecycle of one connection |
 //! | `reader` | the reader task that drives it and relays |
 //! | `writer` | the writer task: encoding, coalescing, the farewell ERROR |
@@ -37,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod auth;
 mod backoff;
 mod close;
 mod config;
@@ -59,6 +61,7 @@ use std::time::{Duration, Instant};
 use async_std::net::{Shutdown, TcpListener, TcpStream};
 use async_std::task;
 
+pub use auth::{AuthConfig, LegacyPolicy, TokenFileError, TokenSet};
 pub use config::{ServerConfig, ServerConfigError};
 pub use error::BindError;
 pub use metrics::Snapshot;

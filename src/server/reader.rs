@@ -142,6 +142,13 @@ async fn next_step(
     let now = Instant::now();
     match input {
         Input::Stopped => Step::gone(),
+        // FC-34: a typed connection that has not authenticated is not in the room yet.
+        Input::Held if connection.awaiting_auth() => {
+            if let Some(waiting) = unstarted.as_mut() {
+                waiting.drop_held();
+            }
+            connection.on_timeout(now)
+        }
         Input::Held => match unstarted {
             Some(waiting) if waiting.is_full(&shared.config.hub) => connection.on_queue_full(now),
             _ => connection.on_timeout(now),
@@ -152,7 +159,14 @@ async fn next_step(
         Input::Read(Ok([])) => connection.on_eof(),
         Input::Read(Ok(bytes)) => {
             Metrics::add(&shared.metrics.bytes_in, bytes.len() as u64);
-            connection.on_read(bytes, now, &mut |frame| handle_frame(shared, peer, frame))
+            let mut on_joined = || {
+                if let Some(waiting) = unstarted.as_mut() {
+                    waiting.drop_held();
+                }
+            };
+            connection.on_read_joining(bytes, now, &mut on_joined, &mut |frame| {
+                handle_frame(shared, peer, frame)
+            })
         }
         Input::Read(Err(err)) if err.kind() == io::ErrorKind::TimedOut => {
             if let Some(written) = lock(&link.last_write).take() {
@@ -184,6 +198,15 @@ impl Unstarted {
             held_bytes: 0,
             outbox_closed: false,
         }
+    }
+
+    /// Drops what is held and what the outbox holds now: the connection joins the room only
+    /// now (FC-26 as §8.9 amends it), so nothing relayed before may reach it.
+    fn drop_held(&mut self) {
+        self.held.clear();
+        self.held_bytes = 0;
+        let _ = self.outbox.try_drain(&mut self.held);
+        self.held.clear();
     }
 
     fn is_full(&self, bounds: &HubConfig) -> bool {
@@ -224,6 +247,8 @@ fn count(shared: &Shared, closing: &Closing) {
         Cause::Ended => {}
         Cause::Protocol(_) => Metrics::add(&shared.metrics.protocol_errors, 1),
         Cause::Timeout(_) => Metrics::add(&shared.metrics.timeouts, 1),
+        Cause::Unauthorized => Metrics::add(&shared.metrics.auth_refused, 1),
+        Cause::LegacyRefused => Metrics::add(&shared.metrics.legacy_refused, 1),
     }
 }
 
@@ -251,6 +276,9 @@ fn log_disconnect(
         }
         (Cause::Protocol(err), _) => format!("protocol error: {err}"),
         (Cause::Timeout(clock), _) => format!("closed by {}", clock.name()),
+        // Nothing about what the client sent: no token, no length (§8.9).
+        (Cause::Unauthorized, _) => "not authenticated: ERROR UNAUTHORIZED".to_string(),
+        (Cause::LegacyRefused, _) => "legacy, refused: authentication is required".to_string(),
         (Cause::Ended, Some(CloseReason::Shutdown)) => "the server shut down".to_string(),
         (Cause::Ended, _) if writer_end == Some(WriterEnd::WriteFailed) => {
             "a write failed".to_string()

@@ -10,8 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use framechat::{
-    DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, ErrorCode, Frame, Limits, Part,
-    Profile, Role, UnixMicros,
+    AuthScheme, DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, ErrorCode, Frame,
+    Limits, Part, Profile, Role, UnixMicros,
 };
 use serde_json::Value;
 
@@ -425,6 +425,10 @@ fn parse_frame(at: Ctx<'_>, value: &Value) -> Frame<String> {
         "ERROR" => Frame::Error {
             code: ErrorCode(at.u16(value, "code")),
             reason: text("reason"),
+        },
+        "AUTH" => Frame::Auth {
+            scheme: AuthScheme(at.u8(value, "scheme")),
+            token: text("token"),
         },
         other => at.fail(&format!("unknown frame type {other:?}")),
     }

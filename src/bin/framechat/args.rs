@@ -4,15 +4,17 @@
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use framechat::hub::{HubConfig, HubConfigError};
-use framechat::server::{ServerConfig, ServerConfigError};
+use framechat::server::{AuthConfig, LegacyPolicy, ServerConfig, ServerConfigError, TokenSet};
 use framechat::{Limits, Profile};
 
 use crate::bench::{BenchConfig, Load, Target};
+use crate::client::Token;
 use crate::AnyError;
 
 /// A specified length-prefixed chat protocol: server, client, demo and bench.
@@ -36,6 +38,9 @@ pub(crate) enum Command {
     Demo,
     /// The stress bench: N clients, closed-loop, throughput, latency percentiles and loss.
     Bench(BenchArgs),
+    /// Reads a token on stdin and prints the line `serve --auth-tokens` stores for it (its
+    /// SHA-256), so that no clear token is ever written to the server's disk.
+    HashToken,
 }
 
 #[derive(Parser)]
@@ -76,6 +81,43 @@ pub(crate) struct ServeArgs {
     /// Serve Prometheus metrics over HTTP on this address (e.g. 127.0.0.1:9090).
     #[arg(long)]
     metrics_addr: Option<Address>,
+    /// Require typed clients to authenticate with a token whose SHA-256 is a line of this file
+    /// (`framechat hash-token` prints the lines; `#` comments allowed).
+    #[arg(long, value_name = "FILE")]
+    auth_tokens: Option<PathBuf>,
+    /// With --auth-tokens: close a typed connection whose AUTH is not complete this long after
+    /// its accept.
+    #[arg(long, requires = "auth_tokens", default_value_t = Span(AuthConfig::new(TokenSet::default()).deadline))]
+    auth_deadline: Span,
+    /// With --auth-tokens: what legacy connections, which cannot authenticate, get. `allow` lets
+    /// anyone who reaches the port read every message: only for a trusted network.
+    #[arg(long, requires = "auth_tokens", value_enum, default_value_t = LegacyPolicyArg::Refuse)]
+    legacy_policy: LegacyPolicyArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LegacyPolicyArg {
+    Refuse,
+    Allow,
+}
+
+impl ServeArgs {
+    /// The authentication these flags ask for, its token file read now.
+    fn auth(&self) -> Result<Option<AuthConfig>, AnyError> {
+        let Some(path) = &self.auth_tokens else {
+            return Ok(None);
+        };
+        let mut auth = AuthConfig::new(TokenSet::load(path)?);
+        if auth.tokens.is_empty() {
+            return Err(format!("--auth-tokens {}: no token in the file", path.display()).into());
+        }
+        auth.deadline = self.auth_deadline.0;
+        auth.legacy = match self.legacy_policy {
+            LegacyPolicyArg::Refuse => LegacyPolicy::Refuse,
+            LegacyPolicyArg::Allow => LegacyPolicy::Allow,
+        };
+        Ok(Some(auth))
+    }
 }
 
 impl ServeArgs {
@@ -103,6 +145,7 @@ impl ServeArgs {
             shutdown_grace: self.shutdown_grace.0,
             metrics_interval: Some(self.metrics_interval.0).filter(|every| !every.is_zero()),
             metrics_addr: self.metrics_addr.as_ref().map(Address::first),
+            auth: self.auth()?,
         };
         config.validate().map_err(|err| match err {
             ServerConfigError::ZeroDuration { name } => {
@@ -131,6 +174,7 @@ fn flag_of(field: &str) -> &str {
         "write_timeout" => "--write-timeout",
         "shutdown_grace" => "--shutdown-grace",
         "metrics_interval" => "--metrics-interval",
+        "auth.deadline" => "--auth-deadline",
         other => other,
     }
 }
@@ -147,9 +191,17 @@ pub(crate) struct ClientArgs {
     /// WELCOME).
     #[arg(long, default_value_t = Limits::default().max_frame_len())]
     max_frame_len: u32,
+    /// Authenticate with the token in this file (typed only); without it, the token in the
+    /// FRAMECHAT_TOKEN environment variable, if set. Never on the command line, where `ps` shows it.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 }
 
 impl ClientArgs {
+    pub(crate) fn token(&self) -> Result<Option<Token>, String> {
+        read_token(self.token_file.as_deref())
+    }
+
     pub(crate) fn profile(&self) -> Profile {
         match self.profile {
             ProfileArg::Typed => Profile::Typed,
@@ -203,16 +255,40 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object and nothing else on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Typed clients authenticate with the token in this file; without it, the token in the
+    /// FRAMECHAT_TOKEN environment variable, if set.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+}
+
+/// The token in `file`, or else in `FRAMECHAT_TOKEN`; `None` if neither is given. The errors
+/// name where the token was looked for, never the token.
+fn read_token(file: Option<&Path>) -> Result<Option<Token>, String> {
+    let (text, source) = match file {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|err| format!("--token-file {}: {err}", path.display()))?,
+            format!("--token-file {}", path.display()),
+        ),
+        None => match std::env::var("FRAMECHAT_TOKEN") {
+            Ok(text) => (text, "FRAMECHAT_TOKEN".to_string()),
+            Err(std::env::VarError::NotPresent) => return Ok(None),
+            Err(err) => return Err(format!("FRAMECHAT_TOKEN: {err}")),
+        },
+    };
+    Token::new(&text)
+        .map(Some)
+        .map_err(|why| format!("{source}: {why}"))
 }
 
 impl BenchArgs {
     /// The bench configuration these flags describe, or why it cannot run.
-    pub(crate) fn config(&self) -> Result<BenchConfig, &'static str> {
+    pub(crate) fn config(&self) -> Result<BenchConfig, String> {
         if self.clients == 0 || self.window == 0 {
-            return Err("--clients and --window must be at least 1");
+            return Err("--clients and --window must be at least 1".to_string());
         }
         if self.profile == Target::Nats && self.addr.is_none() {
-            return Err("--profile nats needs --addr of a running nats-server");
+            return Err("--profile nats needs --addr of a running nats-server".to_string());
         }
         Ok(BenchConfig {
             addr: self.addr.as_ref().map(Address::first),
@@ -227,6 +303,7 @@ impl BenchArgs {
             drain: self.drain.0,
             nodes: self.nodes,
             utilization: self.utilization,
+            token: read_token(self.token_file.as_deref())?,
         })
     }
 }

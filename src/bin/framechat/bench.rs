@@ -23,7 +23,7 @@ use async_std::task;
 use clap::ValueEnum;
 use hdrhistogram::Histogram;
 
-use crate::client::{self, Reader, Writer};
+use crate::client::{self, Reader, Token, Writer};
 use crate::AnyError;
 use framechat::futures::Error;
 use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot};
@@ -70,6 +70,8 @@ pub(crate) struct BenchConfig {
     pub nodes: f64,
     /// Utilization, for the capacity estimate.
     pub utilization: f64,
+    /// Sent in AUTH by typed clients, for a server that requires it (§8.9).
+    pub token: Option<Token>,
 }
 
 impl BenchConfig {
@@ -89,6 +91,7 @@ impl Default for BenchConfig {
             drain: Duration::from_secs(5),
             nodes: 1.0,
             utilization: 0.7,
+            token: None,
         }
     }
 }
@@ -287,7 +290,7 @@ pub(crate) async fn run(
     let (go, ready) = channel::bounded::<()>(1);
     let mut clients = Vec::with_capacity(config.clients);
     for id in 0..config.clients {
-        let conn = Connection::open(addr, config.target).await?;
+        let conn = Connection::open(addr, config.target, config.token.as_ref()).await?;
         let (tally, ready, config) = (tally.clone(), ready.clone(), config.clone());
         clients.push(task::spawn(async move {
             let _ = ready.recv().await;
@@ -512,17 +515,28 @@ fn protocol_error(what: String) -> Error {
 }
 
 impl Connection {
-    async fn open(addr: SocketAddr, target: Target) -> Result<Connection, Error> {
+    async fn open(
+        addr: SocketAddr,
+        target: Target,
+        token: Option<&Token>,
+    ) -> Result<Connection, Error> {
         let profile = match target {
             Target::Typed => Profile::Typed,
             Target::Legacy => Profile::Legacy,
             Target::Nats => return Ok(Connection::Nats(nats::Connection::open(addr).await?)),
         };
-        let (mut reader, writer) = client::connect(addr, profile, Limits::default()).await?;
+        let (mut reader, writer) =
+            client::connect_with_token(addr, profile, Limits::default(), token).await?;
         if profile == Profile::Typed {
             // WELCOME first (§8.3); it is not part of the workload.
             match futures_lite::StreamExt::try_next(&mut reader).await? {
                 Some(Frame::Welcome { .. }) => {}
+                // UNAUTHORIZED, most likely: no --token-file, or a token the server does not admit.
+                Some(Frame::Error { code, reason }) => {
+                    return Err(protocol_error(format!(
+                        "the server refused the connection: ERROR {code}: {reason}"
+                    )))
+                }
                 other => return Err(protocol_error(format!("expected WELCOME, got {other:?}"))),
             }
         }

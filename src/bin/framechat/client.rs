@@ -12,7 +12,8 @@ use futures_lite::{future, StreamExt as _};
 
 use framechat::futures::{Error, FrameSink, FrameStream};
 use framechat::{
-    DecodeError, DecodeErrorKind, Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros,
+    AuthScheme, DecodeError, DecodeErrorKind, Decoder, Encoder, ErrorCode, Frame, Limits, Profile,
+    UnixMicros,
 };
 
 use crate::input::{BoundedLines, Line};
@@ -26,15 +27,52 @@ pub(crate) type Writer = FrameSink<TcpStream>;
 /// Under load a socket read returns tens of KiB: a buffer this size takes one in one call.
 const READ_BUFFER: usize = 64 * 1024;
 
+/// A bearer token (§8.9), read from a file or the environment, never from the command line. Its
+/// `Debug` form hides it, so a configuration that holds one can be debug-printed.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Token(pub(crate) String);
+
+impl Token {
+    /// The token in `text`: a file's or a variable's content, without its line ending.
+    pub(crate) fn new(text: &str) -> Result<Token, &'static str> {
+        let token = text.strip_suffix('\n').unwrap_or(text);
+        let token = token.strip_suffix('\r').unwrap_or(token);
+        if token.is_empty() {
+            return Err("the token is empty");
+        }
+        if token.len() > framechat::wire::MAX_TOKEN_LEN as usize {
+            return Err("the token is longer than 1024 bytes (§4.3)");
+        }
+        Ok(Token(token.to_string()))
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
 /// Connects to `addr` with TCP_NODELAY and returns the two halves of a client.
-///
-/// A typed client sends its preface at once (FC-3) and adopts the limit its server announces in
-/// WELCOME (§4.4), so a server configured above `limits` is not taken for a protocol violator.
-/// A failed connect names the address: "cannot connect to ADDR", then the system's reason.
 pub(crate) async fn connect(
     addr: SocketAddr,
     profile: Profile,
     limits: Limits,
+) -> Result<(Reader, Writer), Error> {
+    connect_with_token(addr, profile, limits, None).await
+}
+
+/// [`connect`], then, for a typed client with a `token`, AUTH right after the preface in the
+/// same write (§4.4: no round trip).
+///
+/// A typed client sends its preface at once (FC-3) and adopts the limit its server announces in
+/// WELCOME (§4.4), so a server configured above `limits` is not taken for a protocol violator.
+/// A failed connect names the address: "cannot connect to ADDR", then the system's reason.
+pub(crate) async fn connect_with_token(
+    addr: SocketAddr,
+    profile: Profile,
+    limits: Limits,
+    token: Option<&Token>,
 ) -> Result<(Reader, Writer), Error> {
     let socket = TcpStream::connect(addr)
         .await
@@ -44,6 +82,14 @@ pub(crate) async fn connect(
     let reader =
         FrameStream::with_capacity(READ_BUFFER, socket.clone(), decoder).adopt_welcome_limit();
     let mut writer = FrameSink::new(socket, Encoder::client(profile, limits));
+    if let (Profile::Typed, Some(Token(token))) = (profile, token) {
+        writer
+            .feed_ref(Frame::Auth {
+                scheme: AuthScheme::BEARER,
+                token,
+            })
+            .await?;
+    }
     writer.flush().await?;
     Ok((reader, writer))
 }
@@ -107,8 +153,12 @@ pub(crate) async fn run(
     addrs: &[SocketAddr],
     profile: Profile,
     limits: Limits,
+    token: Option<&Token>,
 ) -> Result<(), AnyError> {
-    let (mut reader, writer, peer) = connect_any(addrs, profile, limits).await?;
+    if profile == Profile::Legacy && token.is_some() {
+        return Err("a legacy client cannot authenticate (§8.9): use --profile typed".into());
+    }
+    let (mut reader, writer, peer) = connect_any(addrs, profile, limits, token).await?;
     let (mut writer, budget) = match profile {
         Profile::Typed => {
             let budget = await_welcome(&mut reader, peer).await?;
@@ -181,13 +231,14 @@ async fn connect_any(
     addrs: &[SocketAddr],
     profile: Profile,
     limits: Limits,
+    token: Option<&Token>,
 ) -> Result<(Reader, Writer, SocketAddr), Error> {
     let mut failure = Error::Io(io::Error::new(
         io::ErrorKind::InvalidInput,
         "the address resolved to nothing",
     ));
     for &addr in addrs {
-        match connect(addr, profile, limits).await {
+        match connect_with_token(addr, profile, limits, token).await {
             Ok((reader, writer)) => return Ok((reader, writer, addr)),
             Err(err) => failure = err,
         }

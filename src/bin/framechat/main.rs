@@ -39,10 +39,18 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args.config()?).await,
             Command::Client(args) => {
-                client::run(args.addr.all(), args.profile(), args.limits()?).await
+                let token = args.token()?;
+                client::run(
+                    args.addr.all(),
+                    args.profile(),
+                    args.limits()?,
+                    token.as_ref(),
+                )
+                .await
             }
             Command::Demo => demo::command().await,
             Command::Bench(args) => bench::command(args.config()?, args.json).await,
+            Command::HashToken => hash_token(),
         }
     });
     match result {
@@ -52,6 +60,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `framechat hash-token`: the token is stdin's whole content, without its line ending, as
+/// `client --token-file` reads it; the line printed is what `serve --auth-tokens` stores.
+fn hash_token() -> Result<(), AnyError> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|err| format!("cannot read the token on stdin: {err}"))?;
+    let client::Token(token) = client::Token::new(&text).map_err(|why| format!("stdin: {why}"))?;
+    say(&framechat::server::TokenSet::line_for(token.as_bytes()));
+    Ok(())
 }
 
 /// Prints a line on stdout. A closed stdout (`framechat serve | head -n 1`) loses the line instead

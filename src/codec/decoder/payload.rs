@@ -1,7 +1,7 @@
 //! Parsing a payload whose length the header checks already validated against §4.3.
 
 use crate::codec::error::DecodeErrorKind;
-use crate::codec::frame::{ErrorCode, Frame, UnixMicros};
+use crate::codec::frame::{AuthScheme, ErrorCode, Frame, UnixMicros};
 use crate::codec::utf8;
 use crate::codec::wire::frame_type;
 
@@ -73,6 +73,10 @@ pub(super) fn parse_typed(type_byte: u8, payload: &[u8]) -> Result<Frame<&str>, 
         frame_type::ERROR => Frame::Error {
             code: ErrorCode(u16::from_be_bytes([payload[0], payload[1]])),
             reason: text_at(payload, 2)?,
+        },
+        frame_type::AUTH => Frame::Auth {
+            scheme: AuthScheme(payload[0]),
+            token: text_at(payload, 1)?,
         },
         // `State::Payload` is entered only for known types; unassigned ones are skipped.
         other => unreachable!("payload state for unassigned frame type {other:#04x}"),
