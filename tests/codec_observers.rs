@@ -327,13 +327,14 @@ fn every_error_code_of_section_4_7_has_its_name_and_others_have_none() {
         (ErrorCode::SERVER_FULL, 6, "SERVER_FULL"),
         (ErrorCode::TIMEOUT, 7, "TIMEOUT"),
         (ErrorCode::GOING_AWAY, 8, "GOING_AWAY"),
+        (ErrorCode::UNAUTHORIZED, 9, "UNAUTHORIZED"),
     ];
     for (code, number, name) in named {
         assert_eq!(code, ErrorCode(number));
         assert_eq!(code.name(), Some(name));
         assert_eq!(code.to_string(), format!("{name} ({number})"));
     }
-    for unknown in [0, 9, 999, u16::MAX] {
+    for unknown in [0, 10, 999, u16::MAX] {
         assert_eq!(ErrorCode(unknown).name(), None);
         assert_eq!(
             ErrorCode(unknown).to_string(),
