@@ -52,6 +52,9 @@ pub struct ServerConfig {
     /// Serve the Prometheus text format over HTTP here (`GET /metrics`); `None` for not at all.
     /// At most 16 requests are served at once, each head within 1 s; one past that gets `503`.
     pub metrics_addr: Option<SocketAddr>,
+    /// A TLS listener beside the plain one (§10); `None` for none. Default `None`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::TlsConfig>,
 }
 
 impl ServerConfig {
@@ -87,6 +90,16 @@ impl ServerConfig {
                 return Err(ServerConfigError::ZeroDuration { name });
             }
         }
+        #[cfg(feature = "tls")]
+        if self
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.handshake_timeout.is_zero())
+        {
+            return Err(ServerConfigError::ZeroDuration {
+                name: "tls.handshake_timeout",
+            });
+        }
         let needed = Outgoing::largest_weight(self.limits);
         let max_queue_bytes = self.hub.max_queue_bytes();
         if max_queue_bytes < needed {
@@ -112,6 +125,8 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             metrics_interval: Some(Duration::from_secs(2)),
             metrics_addr: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

@@ -40,6 +40,7 @@ pub(crate) struct Metrics {
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) write_timeouts: AtomicU64,
+    pub(crate) tls_handshakes_failed: AtomicU64,
     /// Service time of each message in nanoseconds: from its last byte decoded to its relay queued
     /// for every peer (the seed's "service time").
     service_ns: Mutex<Histogram<u64>>,
@@ -82,6 +83,9 @@ pub struct Snapshot {
     pub timeouts: u64,
     /// Connections given up because a write made no progress for the write timeout.
     pub write_timeouts: u64,
+    /// TLS connections closed before their handshake was done: not TLS, a certificate the client
+    /// refused, or the handshake deadline (§10).
+    pub tls_handshakes_failed: u64,
     /// Mean service time, milliseconds: from a message's last byte decoded to its relay queued
     /// for every peer (the seed's "service time").
     pub avg_service_ms: f64,
@@ -106,6 +110,7 @@ impl Metrics {
             protocol_errors: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             write_timeouts: AtomicU64::new(0),
+            tls_handshakes_failed: AtomicU64::new(0),
             // 3 significant digits over 1 ns..1 h: a few tens of KiB, allocated once.
             service_ns: Mutex::new(
                 Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
@@ -150,6 +155,7 @@ impl Metrics {
             protocol_errors: self.protocol_errors.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             write_timeouts: self.write_timeouts.load(Relaxed),
+            tls_handshakes_failed: self.tls_handshakes_failed.load(Relaxed),
             avg_service_ms: avg,
             p50_service_ms: p50,
             p99_service_ms: p99,
@@ -171,7 +177,7 @@ enum Sample {
     Seconds(f64),
 }
 
-const PROMETHEUS: [PrometheusMetric; 13] = [
+const PROMETHEUS: [PrometheusMetric; 14] = [
     PrometheusMetric {
         name: "connections_open",
         kind: "gauge",
@@ -239,6 +245,12 @@ const PROMETHEUS: [PrometheusMetric; 13] = [
         value: |s| Sample::Count(s.write_timeouts),
     },
     PrometheusMetric {
+        name: "tls_handshakes_failed_total",
+        kind: "counter",
+        help: "TLS connections closed before their handshake was done.",
+        value: |s| Sample::Count(s.tls_handshakes_failed),
+    },
+    PrometheusMetric {
         name: "service_seconds_p50",
         kind: "gauge",
         help: "Median message service time.",
@@ -284,7 +296,7 @@ impl Snapshot {
     }
 
     /// The JSON line's fields, in its order: the seed's first.
-    fn json_fields(&self, previous: Option<&Snapshot>) -> [(&'static str, Value); 16] {
+    fn json_fields(&self, previous: Option<&Snapshot>) -> [(&'static str, Value); 17] {
         [
             ("messages_total", self.messages_total.into()),
             ("rps", rounded(self.rps(previous), 2)),
@@ -302,6 +314,7 @@ impl Snapshot {
             ("write_timeouts", self.write_timeouts.into()),
             ("bytes_in", self.bytes_in.into()),
             ("bytes_out", self.bytes_out.into()),
+            ("tls_handshakes_failed", self.tls_handshakes_failed.into()),
         ]
     }
 

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args.config()?).await,
             Command::Client(args) => {
-                client::run(args.addr.all(), args.profile(), args.limits()?).await
+                client::run(args.addr.all(), args.profile(), args.limits()?, args.tls()?).await
             }
             Command::Demo => demo::command().await,
             Command::Bench(args) => bench::command(args.config()?, args.json).await,
