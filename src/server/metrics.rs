@@ -417,7 +417,7 @@ mod tests {
         assert_eq!(parsed["connections"], 2);
         assert_eq!(parsed["refused"], 1);
         assert_eq!(parsed["interval_messages"], 10);
-        assert_eq!(parsed.len(), 16);
+        assert_eq!(parsed.len(), 17);
         let keys: Vec<usize> = [
             "\"messages_total\"",
             "\"rps\"",

@@ -337,14 +337,7 @@ impl Handshaker {
             async_std::io::timeout(self.deadline, self.acceptor.accept(socket.clone()))
                 .await
                 .map(Some)
-                .map_err(|err| match err.kind() {
-                    io::ErrorKind::TimedOut => {
-                        format!("not done within the deadline of {:?}", self.deadline)
-                    }
-                    // rustls's reason: plain bytes where a record was due, an alert from a client
-                    // that refused the certificate, or the peer going away.
-                    _ => err.to_string(),
-                })
+                .map_err(|err| why_failed(&err, self.deadline))
         };
         let shutdown = async {
             let _ = shared.shutdown_heard.recv().await;
@@ -362,5 +355,54 @@ impl Handshaker {
                 None
             }
         }
+    }
+}
+
+/// A failed handshake's log phrase: the deadline, bytes that are not TLS, the client's alert
+/// (it refused the certificate), or the transport's error.
+fn why_failed(err: &io::Error, deadline: Duration) -> String {
+    if err.kind() == io::ErrorKind::TimedOut {
+        return format!("not done within the deadline of {deadline:?}");
+    }
+    let rustls_error = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidMessage(_)) => {
+            format!("the client does not speak TLS here ({err})")
+        }
+        Some(rustls::Error::AlertReceived(alert)) => {
+            format!("the client refused the handshake, alert {alert:?} (is its CA this server's?)")
+        }
+        _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rustls_failure(err: rustls::Error) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, err)
+    }
+
+    #[test]
+    fn a_failed_handshake_is_logged_with_whose_doing_it_was() {
+        let deadline = Duration::from_secs(5);
+        let timed_out = io::Error::from(io::ErrorKind::TimedOut);
+        assert_eq!(
+            why_failed(&timed_out, deadline),
+            "not done within the deadline of 5s"
+        );
+        let plain = rustls_failure(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ));
+        assert!(why_failed(&plain, deadline).starts_with("the client does not speak TLS here"));
+        let refused = rustls_failure(rustls::Error::AlertReceived(
+            rustls::AlertDescription::UnknownCA,
+        ));
+        assert!(why_failed(&refused, deadline).contains("refused the handshake, alert UnknownCA"));
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(why_failed(&reset, deadline), reset.to_string());
     }
 }
