@@ -281,6 +281,30 @@ impl Server {
 
     /// The address of the TLS listener (useful after binding port 0), if one was configured
     /// (feature `tls`).
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// use std::net::SocketAddr;
+    /// use framechat::server::{Server, ServerConfig, TlsConfig, TlsIdentity};
+    ///
+    /// let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    /// let identity = TlsIdentity::from_pem(
+    ///     generated.cert.pem().as_bytes(),
+    ///     generated.key_pair.serialize_pem().as_bytes(),
+    /// )?;
+    /// let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    /// let config = ServerConfig {
+    ///     addr: loopback,
+    ///     tls: Some(TlsConfig { addr: loopback, ..TlsConfig::new(identity) }),
+    ///     ..ServerConfig::default()
+    /// };
+    /// let server = async_std::task::block_on(Server::bind(config))?;
+    /// let tls_addr = server.tls_addr().expect("a TLS listener was configured");
+    /// assert_ne!(tls_addr.port(), 0);
+    /// assert_eq!(server.handle().tls_addr(), Some(tls_addr));
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_addr
     }
