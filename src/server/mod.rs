@@ -481,7 +481,7 @@ async fn serve_admitted(
                 reader::serve_connection(&shared, read, write, stream, peer, addr, outbox).await;
             }
             None => {
-                // Never a connection: out of the room before anything was relayed to it.
+                // Never served: it leaves the room, and what was queued for it is dropped.
                 shared.hub.leave(peer);
                 close::linger_and_close(stream, &shared.config).await;
             }
