@@ -11,8 +11,8 @@ use async_std::task;
 
 use super::connection::after;
 use super::metrics::Snapshot;
-use super::writer::write_error_directly;
-use super::{lock, ServerConfig, Shared};
+use super::writer::{close_within, write_error_directly};
+use super::{lock, ReadHalf, ServerConfig, Shared, WriteHalf};
 use crate::wire::PREFACE;
 use crate::ErrorCode;
 
@@ -27,7 +27,8 @@ const UNWIND: Duration = Duration::from_secs(1);
 /// Closes a connection whose reader is done. Closing a socket with unread input makes the kernel
 /// send a reset, which can destroy the last frames (an ERROR) before the peer reads them: so send
 /// our end of stream first, and read and discard what the peer still sends, bounded in bytes and
-/// time, before closing.
+/// time, before closing. What is discarded is read from the TCP socket itself, under any TLS: it
+/// is thrown away either way.
 pub(super) async fn linger_and_close(mut stream: TcpStream, config: &ServerConfig) {
     let _ = stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
@@ -46,23 +47,30 @@ pub(super) async fn linger_and_close(mut stream: TcpStream, config: &ServerConfi
 }
 
 /// FC-31: a connection past the limit gets ERROR SERVER_FULL if it turns out typed within the
-/// detection window, then is closed. It never joins the room.
-pub(super) async fn refuse(shared: &Shared, mut stream: TcpStream) {
+/// detection window, then is closed. It never joins the room. `read` and `write` are the
+/// connection's byte streams (the socket itself, or TLS over it); `socket` is the TCP under them.
+pub(super) async fn refuse<R: ReadHalf, W: WriteHalf>(
+    shared: &Shared,
+    mut read: R,
+    mut write: W,
+    socket: TcpStream,
+) {
     let mut first = [0u8; PREFACE.len()];
     let mut have = 0;
     let deadline = after(Instant::now(), shared.config.detect_window);
     while have < 4 {
         let left = deadline.saturating_duration_since(Instant::now());
-        match async_std::io::timeout(left, stream.read(&mut first[have..])).await {
+        match async_std::io::timeout(left, read.read(&mut first[have..])).await {
             Ok(n) if n > 0 => have += n,
             _ => break,
         }
     }
     if have >= 4 && first[..4] == PREFACE[..4] {
         let reason = "the server is at its connection limit";
-        write_error_directly(&mut stream, ErrorCode::SERVER_FULL, reason, &shared.config).await;
+        write_error_directly(&mut write, ErrorCode::SERVER_FULL, reason, &shared.config).await;
     }
-    linger_and_close(stream, &shared.config).await;
+    close_within(&mut write, shared.config.write_timeout).await;
+    linger_and_close(socket, &shared.config).await;
 }
 
 /// FC-33: stop accepting (done by the caller), drain within the grace period, close everything.

@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Require typed clients to authenticate (§8.9); `None`, the default, for anyone may join.
     pub auth: Option<AuthConfig>,
+    /// A TLS listener beside the plain one (§10); `None` for none. Default `None`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::TlsConfig>,
 }
 
 impl ServerConfig {
@@ -96,6 +99,16 @@ impl ServerConfig {
                 return Err(ServerConfigError::ZeroDuration { name });
             }
         }
+        #[cfg(feature = "tls")]
+        if self
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.handshake_timeout.is_zero())
+        {
+            return Err(ServerConfigError::ZeroDuration {
+                name: "tls.handshake_timeout",
+            });
+        }
         let needed = Outgoing::largest_weight(self.limits);
         let max_queue_bytes = self.hub.max_queue_bytes();
         if max_queue_bytes < needed {
@@ -122,6 +135,8 @@ impl Default for ServerConfig {
             metrics_interval: Some(Duration::from_secs(2)),
             metrics_addr: None,
             auth: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

@@ -42,6 +42,13 @@ pub enum BindError {
         /// What the operating system said.
         source: io::Error,
     },
+    /// The TLS listener (`ServerConfig::tls`'s `addr`) could not be bound.
+    TlsListen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
     /// The metrics endpoint (`ServerConfig::metrics_addr`) could not be bound.
     MetricsListen {
         /// The address asked for.
@@ -58,6 +65,9 @@ impl fmt::Display for BindError {
             BindError::Listen { addr, source } => {
                 write!(f, "cannot listen on {addr} (--addr): {source}")
             }
+            BindError::TlsListen { addr, source } => {
+                write!(f, "cannot listen for TLS on {addr} (--tls-addr): {source}")
+            }
             BindError::MetricsListen { addr, source } => {
                 write!(
                     f,
@@ -72,9 +82,9 @@ impl std::error::Error for BindError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BindError::Config(err) => Some(err),
-            BindError::Listen { source, .. } | BindError::MetricsListen { source, .. } => {
-                Some(source)
-            }
+            BindError::Listen { source, .. }
+            | BindError::TlsListen { source, .. }
+            | BindError::MetricsListen { source, .. } => Some(source),
         }
     }
 }
@@ -85,9 +95,9 @@ impl From<BindError> for io::Error {
     fn from(err: BindError) -> io::Error {
         let kind = match &err {
             BindError::Config(_) => io::ErrorKind::InvalidInput,
-            BindError::Listen { source, .. } | BindError::MetricsListen { source, .. } => {
-                source.kind()
-            }
+            BindError::Listen { source, .. }
+            | BindError::TlsListen { source, .. }
+            | BindError::MetricsListen { source, .. } => source.kind(),
         };
         io::Error::new(kind, err)
     }

@@ -42,6 +42,7 @@ pub(crate) struct Metrics {
     pub(crate) write_timeouts: AtomicU64,
     pub(crate) auth_refused: AtomicU64,
     pub(crate) legacy_refused: AtomicU64,
+    pub(crate) tls_handshakes_failed: AtomicU64,
     /// Service time of each message in nanoseconds: from its last byte decoded to its relay queued
     /// for every peer (the seed's "service time").
     service_ns: Mutex<Histogram<u64>>,
@@ -89,6 +90,9 @@ pub struct Snapshot {
     pub auth_refused: u64,
     /// Legacy connections closed because authentication is on and the policy refuses them (FC-36).
     pub legacy_refused: u64,
+    /// TLS connections closed before their handshake was done: not TLS, a certificate the client
+    /// refused, or the handshake deadline (§10).
+    pub tls_handshakes_failed: u64,
     /// Mean service time, milliseconds: from a message's last byte decoded to its relay queued
     /// for every peer (the seed's "service time").
     pub avg_service_ms: f64,
@@ -115,6 +119,7 @@ impl Metrics {
             write_timeouts: AtomicU64::new(0),
             auth_refused: AtomicU64::new(0),
             legacy_refused: AtomicU64::new(0),
+            tls_handshakes_failed: AtomicU64::new(0),
             // 3 significant digits over 1 ns..1 h: a few tens of KiB, allocated once.
             service_ns: Mutex::new(
                 Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
@@ -161,6 +166,7 @@ impl Metrics {
             write_timeouts: self.write_timeouts.load(Relaxed),
             auth_refused: self.auth_refused.load(Relaxed),
             legacy_refused: self.legacy_refused.load(Relaxed),
+            tls_handshakes_failed: self.tls_handshakes_failed.load(Relaxed),
             avg_service_ms: avg,
             p50_service_ms: p50,
             p99_service_ms: p99,
@@ -182,7 +188,7 @@ enum Sample {
     Seconds(f64),
 }
 
-const PROMETHEUS: [PrometheusMetric; 15] = [
+const PROMETHEUS: [PrometheusMetric; 16] = [
     PrometheusMetric {
         name: "connections_open",
         kind: "gauge",
@@ -262,6 +268,12 @@ const PROMETHEUS: [PrometheusMetric; 15] = [
         value: |s| Sample::Count(s.legacy_refused),
     },
     PrometheusMetric {
+        name: "tls_handshakes_failed_total",
+        kind: "counter",
+        help: "TLS connections closed before their handshake was done.",
+        value: |s| Sample::Count(s.tls_handshakes_failed),
+    },
+    PrometheusMetric {
         name: "service_seconds_p50",
         kind: "gauge",
         help: "Median message service time.",
@@ -307,7 +319,7 @@ impl Snapshot {
     }
 
     /// The JSON line's fields, in its order: the seed's first.
-    fn json_fields(&self, previous: Option<&Snapshot>) -> [(&'static str, Value); 16] {
+    fn json_fields(&self, previous: Option<&Snapshot>) -> [(&'static str, Value); 17] {
         [
             ("messages_total", self.messages_total.into()),
             ("rps", rounded(self.rps(previous), 2)),
@@ -325,6 +337,7 @@ impl Snapshot {
             ("write_timeouts", self.write_timeouts.into()),
             ("bytes_in", self.bytes_in.into()),
             ("bytes_out", self.bytes_out.into()),
+            ("tls_handshakes_failed", self.tls_handshakes_failed.into()),
         ]
     }
 
@@ -427,7 +440,7 @@ mod tests {
         assert_eq!(parsed["connections"], 2);
         assert_eq!(parsed["refused"], 1);
         assert_eq!(parsed["interval_messages"], 10);
-        assert_eq!(parsed.len(), 16);
+        assert_eq!(parsed.len(), 17);
         let keys: Vec<usize> = [
             "\"messages_total\"",
             "\"rps\"",

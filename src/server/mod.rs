@@ -23,6 +23,7 @@
 //! | `close` | linger-and-close, refusing at the limit, shutdown |
 //! | `metrics`, `http` | [`Snapshot`], its JSON line and Prometheus text, the HTTP endpoint |
 //! | `backoff` | waiting, and logging sparingly, while accepts fail (out of file descriptors) |
+//! | `tls` | (feature `tls`) [`TlsConfig`], its certificate, the handshake under its deadline |
 //! | this one | [`Server`], [`ServerHandle`], the accept loop and admission |
 //!
 //! ```no_run
@@ -49,6 +50,8 @@ mod link;
 mod metrics;
 mod outgoing;
 mod reader;
+#[cfg(feature = "tls")]
+mod tls;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -60,11 +63,14 @@ use std::time::{Duration, Instant};
 
 use async_std::net::{Shutdown, TcpListener, TcpStream};
 use async_std::task;
+use futures_io::{AsyncRead, AsyncWrite};
 
 pub use auth::{AuthConfig, LegacyPolicy, TokenFileError, TokenSet};
 pub use config::{ServerConfig, ServerConfigError};
 pub use error::BindError;
 pub use metrics::Snapshot;
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsIdentity, TlsIdentityError};
 
 use crate::hub::{Hub, JoinError, PeerId};
 use metrics::Metrics;
@@ -75,6 +81,24 @@ use outgoing::{Outgoing, PeerOutbox};
 /// consistent at every point, as the hub's do, so one panicking task does not take others down.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a connection's reader reads from: a TCP socket, or the read half of TLS over one.
+trait ReadHalf: AsyncRead + Unpin + Send + 'static {}
+impl<T: AsyncRead + Unpin + Send + 'static> ReadHalf for T {}
+
+/// What a connection's writer writes to: a clone of its TCP socket, or the write half of TLS.
+trait WriteHalf: AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncWrite + Unpin + Send + 'static> WriteHalf for T {}
+
+/// How an accepted TCP connection carries framechat's bytes.
+#[derive(Clone)]
+enum Transport {
+    /// Directly: the reader and the writer each own a clone of the socket, with no lock between.
+    Tcp,
+    /// Inside TLS, once the handshake is done under its deadline (§10).
+    #[cfg(feature = "tls")]
+    Tls(tls::Handshaker),
 }
 
 /// State shared by the accept loop, the connection tasks and the handles.
@@ -128,6 +152,9 @@ impl Shared {
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
+    #[cfg(feature = "tls")]
+    tls_listener: Option<(TcpListener, tls::Handshaker)>,
+    tls_addr: Option<SocketAddr>,
     metrics_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     stop: async_std::channel::Receiver<()>,
@@ -163,6 +190,7 @@ pub struct Server {
 pub struct ServerHandle {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
     stop: async_std::channel::Sender<()>,
 }
@@ -171,6 +199,11 @@ impl ServerHandle {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the TLS listener, if one was configured (feature `tls`).
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// The address of the Prometheus endpoint, if one was configured.
@@ -200,6 +233,17 @@ impl Server {
             .await
             .map_err(listen_error(config.addr))?;
         let local_addr = listener.local_addr().map_err(listen_error(config.addr))?;
+        #[cfg(feature = "tls")]
+        let tls_listener = match &config.tls {
+            Some(tls) => Some(tls::bind(tls).await?),
+            None => None,
+        };
+        #[cfg(feature = "tls")]
+        let tls_addr = tls_listener
+            .as_ref()
+            .map(|(_, handshaker)| handshaker.local_addr());
+        #[cfg(not(feature = "tls"))]
+        let tls_addr = None;
         let metrics_listener = match config.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -223,6 +267,9 @@ impl Server {
         Ok(Server {
             listener,
             local_addr,
+            #[cfg(feature = "tls")]
+            tls_listener,
+            tls_addr,
             metrics_listener,
             shared,
             stop,
@@ -235,11 +282,42 @@ impl Server {
         self.local_addr
     }
 
+    /// The address of the TLS listener (useful after binding port 0), if one was configured
+    /// (feature `tls`).
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// use std::net::SocketAddr;
+    /// use framechat::server::{Server, ServerConfig, TlsConfig, TlsIdentity};
+    ///
+    /// let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    /// let identity = TlsIdentity::from_pem(
+    ///     generated.cert.pem().as_bytes(),
+    ///     generated.key_pair.serialize_pem().as_bytes(),
+    /// )?;
+    /// let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    /// let config = ServerConfig {
+    ///     addr: loopback,
+    ///     tls: Some(TlsConfig { addr: loopback, ..TlsConfig::new(identity) }),
+    ///     ..ServerConfig::default()
+    /// };
+    /// let server = async_std::task::block_on(Server::bind(config))?;
+    /// let tls_addr = server.tls_addr().expect("a TLS listener was configured");
+    /// assert_ne!(tls_addr.port(), 0);
+    /// assert_eq!(server.handle().tls_addr(), Some(tls_addr));
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
     /// A handle for metrics and shutdown.
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             shared: self.shared.clone(),
             local_addr: self.local_addr,
+            tls_addr: self.tls_addr,
             metrics_addr: self
                 .metrics_listener
                 .as_ref()
@@ -265,8 +343,27 @@ impl Server {
             None => None,
         };
         log::info!("listening on {}", self.local_addr);
-        accept_until_stopped(&shared, &self.listener, &self.stop).await;
+        let plain = accept_forever(&shared, &self.listener, Transport::Tcp);
+        #[cfg(feature = "tls")]
+        let tls = async {
+            match &self.tls_listener {
+                Some((listener, handshaker)) => {
+                    log::info!("listening for TLS on {}", handshaker.local_addr());
+                    let transport = Transport::Tls(handshaker.clone());
+                    accept_forever(&shared, listener, transport).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls = std::future::pending::<()>();
+        let stopped = async {
+            let _ = self.stop.recv().await;
+        };
+        futures_lite::future::or(stopped, futures_lite::future::or(plain, tls)).await;
         drop(self.listener);
+        #[cfg(feature = "tls")]
+        drop(self.tls_listener);
         let snapshot = close::shutdown(&shared).await;
         // The endpoint releases its port when it ends. The printer is not awaited (it may be
         // asleep for a whole interval): it checks the flag after waking and prints nothing more.
@@ -294,33 +391,30 @@ async fn print_metrics(shared: Arc<Shared>, interval: Duration) {
     }
 }
 
-/// The accept loop: admits each connection until a stop is asked for.
-async fn accept_until_stopped(
-    shared: &Arc<Shared>,
-    listener: &TcpListener,
-    stop: &async_std::channel::Receiver<()>,
-) {
-    let mut backoff = backoff::AcceptBackoff::new("chat listener");
+/// An accept loop: admits each connection, until the caller stops polling it (a stop was asked
+/// for). It never waits on a connection: each is served, TLS handshake included, in its own task.
+async fn accept_forever(shared: &Arc<Shared>, listener: &TcpListener, transport: Transport) {
+    let name = match transport {
+        Transport::Tcp => "chat listener",
+        #[cfg(feature = "tls")]
+        Transport::Tls(_) => "TLS listener",
+    };
+    let mut backoff = backoff::AcceptBackoff::new(name);
     loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            let _ = stop.recv().await;
-            None
-        })
-        .await;
-        match accepted {
-            None => return,
-            Some(Ok((stream, addr))) => {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
                 backoff.on_success();
-                admit(shared, stream, addr);
+                admit(shared, stream, addr, &transport);
             }
-            Some(Err(err)) => task::sleep(backoff.on_failure(&err, Instant::now())).await,
+            Err(err) => task::sleep(backoff.on_failure(&err, Instant::now())).await,
         }
     }
 }
 
 /// Puts an accepted connection in the room (FC-26) and serves it, or refuses it at the
-/// connection limit (FC-31).
-fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+/// connection limit (FC-31). A TLS connection takes its place (and counts as active) from its
+/// TCP accept, so handshakes in flight are bounded by the connection limit like connections.
+fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr, transport: &Transport) {
     let _ = stream.set_nodelay(true);
     match shared.hub.join() {
         Ok((peer, outbox)) => {
@@ -329,16 +423,38 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
             shared.active.fetch_add(1, Ordering::AcqRel);
             lock(&shared.sockets).insert(peer, stream.clone());
             log::info!("peer {peer} connected from {addr}");
-            task::spawn(serve_admitted(shared.clone(), stream, peer, addr, outbox));
+            let transport = transport.clone();
+            task::spawn(serve_admitted(
+                shared.clone(),
+                stream,
+                transport,
+                peer,
+                addr,
+                outbox,
+            ));
         }
         Err(JoinError::Full { max_peers }) => {
             Metrics::add(&shared.metrics.connections_refused, 1);
             log::warn!("refusing {addr}: at the connection limit of {max_peers}");
             // Counted as active, so a shutdown waits for it like for any connection.
             shared.active.fetch_add(1, Ordering::AcqRel);
-            let shared = shared.clone();
+            let (shared, transport) = (shared.clone(), transport.clone());
             task::spawn(async move {
-                close::refuse(&shared, stream).await;
+                match transport {
+                    Transport::Tcp => {
+                        close::refuse(&shared, stream.clone(), stream.clone(), stream).await
+                    }
+                    #[cfg(feature = "tls")]
+                    Transport::Tls(handshaker) => {
+                        if let Some((read, write)) =
+                            handshaker.handshake(&shared, &stream, addr).await
+                        {
+                            close::refuse(&shared, read, write, stream).await;
+                        } else {
+                            close::linger_and_close(stream, &shared.config).await;
+                        }
+                    }
+                }
                 shared.active.fetch_sub(1, Ordering::AcqRel);
             });
         }
@@ -352,11 +468,28 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
 async fn serve_admitted(
     shared: Arc<Shared>,
     stream: TcpStream,
+    transport: Transport,
     peer: PeerId,
     addr: SocketAddr,
     outbox: PeerOutbox,
 ) {
-    reader::serve_connection(&shared, stream, peer, addr, outbox).await;
+    match transport {
+        Transport::Tcp => {
+            let (read, write) = (stream.clone(), stream.clone());
+            reader::serve_connection(&shared, read, write, stream, peer, addr, outbox).await;
+        }
+        #[cfg(feature = "tls")]
+        Transport::Tls(handshaker) => match handshaker.handshake(&shared, &stream, addr).await {
+            Some((read, write)) => {
+                reader::serve_connection(&shared, read, write, stream, peer, addr, outbox).await;
+            }
+            None => {
+                // Never served: it leaves the room, and what was queued for it is dropped.
+                shared.hub.leave(peer);
+                close::linger_and_close(stream, &shared.config).await;
+            }
+        },
+    }
     lock(&shared.sockets).remove(&peer);
     shared
         .metrics

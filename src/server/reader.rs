@@ -18,8 +18,8 @@ use super::connection::{Cause, Closing, Connection, Step, Then};
 use super::link::Link;
 use super::metrics::Metrics;
 use super::outgoing::{Outgoing, PeerOutbox};
-use super::writer::{start_writer, write_error_directly, WriterEnd};
-use super::{lock, Shared};
+use super::writer::{close_within, start_writer, write_error_directly, WriterEnd};
+use super::{lock, ReadHalf, Shared, WriteHalf};
 use crate::hub::{CloseReason, Drain, HubConfig, PeerId, Weight};
 use crate::{Frame, Profile, UnixMicros};
 
@@ -27,36 +27,44 @@ use crate::{Frame, Profile, UnixMicros};
 const MIN_READ_BUF: usize = 4 * 1024;
 const MAX_READ_BUF: usize = 64 * 1024;
 
-/// Serves one admitted connection from its accept to its close.
-pub(super) async fn serve_connection(
+/// Serves one admitted connection from its accept to its close. `read` and `write` are its byte
+/// streams (two clones of the TCP socket, or the halves of its TLS stream); `socket` is the TCP
+/// under them, closed after the linger.
+pub(super) async fn serve_connection<R: ReadHalf, W: WriteHalf>(
     shared: &Arc<Shared>,
-    stream: TcpStream,
+    read: R,
+    write: W,
+    socket: TcpStream,
     peer: PeerId,
     addr: SocketAddr,
     outbox: PeerOutbox,
 ) {
     let link = Arc::new(Link::new());
     let mut connection = Connection::new(&shared.config, Instant::now());
-    let mut socket = SocketReader::new(stream.clone());
+    let mut reader = SocketReader::new(read);
     let mut unstarted = Some(Unstarted::new(outbox.clone()));
+    // The write side is this task's until the writer starts, then the writer's.
+    let mut write = Some(write);
     let mut writer = None;
     let closing = loop {
         let step = next_step(
             shared,
             peer,
             &mut connection,
-            &mut socket,
+            &mut reader,
             &link,
             &mut unstarted,
         )
         .await;
         // A step names a profile once; the outbox and what was held move to the writer then.
-        let starting = step.start_writer.and_then(|p| Some((p, unstarted.take()?)));
-        if let Some((profile, waiting)) = starting {
+        let starting = step
+            .start_writer
+            .and_then(|p| Some((p, unstarted.take()?, write.take()?)));
+        if let Some((profile, waiting, write)) = starting {
             writer = Some(start_writer(
                 shared,
                 peer,
-                stream.clone(),
+                write,
                 waiting.outbox,
                 waiting.held,
                 profile,
@@ -69,13 +77,15 @@ pub(super) async fn serve_connection(
     };
     count(shared, &closing);
     if let Some((code, reason)) = closing.error.clone() {
-        if writer.is_some() {
-            // The writer sends it after what is queued, once `leave` below closes the outbox.
-            *lock(&link.farewell) = Some((code, reason));
-        } else {
+        match write.as_mut() {
             // No writer: the error is inside the preface, and this task is the only writer.
-            write_error_directly(&mut stream.clone(), code, &reason, &shared.config).await;
+            Some(write) => write_error_directly(write, code, &reason, &shared.config).await,
+            // The writer sends it after what is queued, once `leave` below closes the outbox.
+            None => *lock(&link.farewell) = Some((code, reason)),
         }
+    }
+    if let Some(mut write) = write {
+        close_within(&mut write, shared.config.write_timeout).await;
     }
     shared.hub.leave(peer);
     let writer_end = match writer {
@@ -90,7 +100,7 @@ pub(super) async fn serve_connection(
         &outbox,
         writer_end,
     );
-    linger_and_close(stream, &shared.config).await;
+    linger_and_close(socket, &shared.config).await;
 }
 
 /// What the reader hears: its socket, its writer, and, before the writer starts, the outbox and
@@ -110,11 +120,11 @@ enum Input<'a> {
 
 /// Waits for the next input the connection must hear (bytes, the end, a clock running out, or,
 /// before the writer starts, a shutdown or a full queue) and feeds it.
-async fn next_step(
+async fn next_step<R: ReadHalf>(
     shared: &Shared,
     peer: PeerId,
     connection: &mut Connection,
-    socket: &mut SocketReader,
+    socket: &mut SocketReader<R>,
     link: &Link,
     unstarted: &mut Option<Unstarted>,
 ) -> Step {
@@ -328,14 +338,14 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
 
 /// The socket's read side and its buffer, which starts small (most connections are chatty with
 /// short messages, so one costs 4 KiB until it streams) and doubles whenever a read fills it.
-struct SocketReader {
-    stream: TcpStream,
+struct SocketReader<R> {
+    stream: R,
     buf: Vec<u8>,
     filled: bool,
 }
 
-impl SocketReader {
-    fn new(stream: TcpStream) -> SocketReader {
+impl<R: ReadHalf> SocketReader<R> {
+    fn new(stream: R) -> SocketReader<R> {
         SocketReader {
             stream,
             buf: vec![0; MIN_READ_BUF],

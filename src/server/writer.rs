@@ -8,14 +8,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_std::io::prelude::WriteExt;
-use async_std::net::{Shutdown, TcpStream};
 use async_std::task;
+use futures_lite::AsyncWriteExt as _;
 
 use super::link::Link;
 use super::metrics::Metrics;
 use super::outgoing::{Outgoing, PeerOutbox};
-use super::{lock, ServerConfig, Shared};
+use super::{lock, ServerConfig, Shared, WriteHalf};
 use crate::hub::{CloseReason, Drain, Outbox, PeerId};
 use crate::{Encoder, ErrorCode, Frame, Profile};
 
@@ -35,10 +34,10 @@ pub(super) enum WriterEnd {
 /// Starts the writer of `peer` in `profile`: from now on it is the socket's only writer. It writes
 /// `held` (what the reader took from the outbox before the writer could start) first, then what
 /// the outbox gives.
-pub(super) fn start_writer(
+pub(super) fn start_writer<W: WriteHalf>(
     shared: &Arc<Shared>,
     peer: PeerId,
-    stream: TcpStream,
+    stream: W,
     outbox: PeerOutbox,
     held: Vec<Outgoing>,
     profile: Profile,
@@ -50,10 +49,10 @@ pub(super) fn start_writer(
     )
 }
 
-async fn write_loop(
+async fn write_loop<W: WriteHalf>(
     shared: &Shared,
     peer: PeerId,
-    mut stream: TcpStream,
+    mut stream: W,
     outbox: &Outbox<Outgoing>,
     held: Vec<Outgoing>,
     profile: Profile,
@@ -100,7 +99,7 @@ async fn write_loop(
     // Our end of stream, after the last frame. The read side stays open: closing it while the
     // peer still sends would make the kernel reset the connection and destroy what the peer has
     // not read yet, the ERROR included. The reader's task lingers, then closes the socket.
-    let _ = stream.shutdown(Shutdown::Write);
+    close_within(&mut stream, config.write_timeout).await;
     if !matches!(ended.reason, Some(CloseReason::Left)) {
         // The server closes while the reader still runs: tell it the end is ours, and stop it.
         link.closed_by_server.store(true, Ordering::Release);
@@ -123,8 +122,8 @@ struct Ended {
 
 /// Writes one typed ERROR on a connection that has no writer task (a refused connection, an error
 /// inside the preface): the calling task is then the socket's only writer.
-pub(super) async fn write_error_directly(
-    stream: &mut TcpStream,
+pub(super) async fn write_error_directly<W: WriteHalf>(
+    stream: &mut W,
     code: ErrorCode,
     reason: &str,
     config: &ServerConfig,
@@ -140,9 +139,10 @@ pub(super) async fn write_error_directly(
 }
 
 /// Writes all of `bytes`, giving up when one write call makes no progress for `limit` (a peer
-/// that reads slowly but steadily is not cut off by the size of a batch).
-async fn write_all_within(
-    stream: &mut TcpStream,
+/// that reads slowly but steadily is not cut off by the size of a batch). The flush is free on
+/// TCP; TLS may hold the last record until it.
+async fn write_all_within<W: WriteHalf>(
+    stream: &mut W,
     mut bytes: &[u8],
     limit: Duration,
 ) -> io::Result<()> {
@@ -153,7 +153,18 @@ async fn write_all_within(
         }
         bytes = &bytes[n..];
     }
-    Ok(())
+    // TCP's flush is always ready: only a pending one (TLS) pays for a timer.
+    let mut flush = stream.flush();
+    match futures_lite::future::poll_once(&mut flush).await {
+        Some(flushed) => flushed,
+        None => async_std::io::timeout(limit, flush).await,
+    }
+}
+
+/// Ends our direction of the stream: a FIN on TCP (`shutdown(Write)`), close_notify then a FIN
+/// on TLS. Bounded by `limit`, as any write, since TLS may still have to send.
+pub(super) async fn close_within<W: WriteHalf>(stream: &mut W, limit: Duration) {
+    let _ = async_std::io::timeout(limit, stream.close()).await;
 }
 
 /// The writer's encoding state: one output buffer shared by every frame of a batch.
@@ -177,11 +188,11 @@ impl PeerWriter {
     }
 
     /// Writes what is pending, then each batch the outbox gives, until it closes or a write fails.
-    async fn deliver(
+    async fn deliver<W: WriteHalf>(
         &mut self,
         shared: &Shared,
         peer: PeerId,
-        stream: &mut TcpStream,
+        stream: &mut W,
         outbox: &Outbox<Outgoing>,
         link: &Link,
     ) -> Ended {
@@ -213,7 +224,7 @@ impl PeerWriter {
     }
 
     /// Writes the batch with one call where the socket takes it; counts only what was written.
-    async fn flush(&mut self, shared: &Shared, stream: &mut TcpStream) -> io::Result<()> {
+    async fn flush<W: WriteHalf>(&mut self, shared: &Shared, stream: &mut W) -> io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
         }

@@ -11,10 +11,12 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use framechat::hub::{HubConfig, HubConfigError};
 use framechat::server::{AuthConfig, LegacyPolicy, ServerConfig, ServerConfigError, TokenSet};
+#[cfg(feature = "tls")]
+use framechat::server::{TlsConfig, TlsIdentity};
 use framechat::{Limits, Profile};
 
 use crate::bench::{BenchConfig, Load, Target};
-use crate::client::Token;
+use crate::client::{TlsClient, Token};
 use crate::AnyError;
 
 /// A specified length-prefixed chat protocol: server, client, demo and bench.
@@ -93,6 +95,43 @@ pub(crate) struct ServeArgs {
     /// anyone who reaches the port read every message: only for a trusted network.
     #[arg(long, requires = "auth_tokens", value_enum, default_value_t = LegacyPolicyArg::Refuse)]
     legacy_policy: LegacyPolicyArg,
+    #[cfg(feature = "tls")]
+    #[command(flatten)]
+    tls: TlsServeArgs,
+}
+
+/// `serve`'s TLS listener (§10), beside the plain one on `--addr`.
+#[cfg(feature = "tls")]
+#[derive(clap::Args)]
+struct TlsServeArgs {
+    /// Also serve TLS, presenting this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Address of the TLS listener.
+    #[arg(long, requires = "tls_cert", default_value_t = Address::from(TlsConfig::DEFAULT_ADDR))]
+    tls_addr: Address,
+    /// Close a TLS connection whose handshake is not done this long after its accept.
+    #[arg(long, requires = "tls_cert", default_value_t = Span(TlsConfig::DEFAULT_HANDSHAKE_TIMEOUT))]
+    tls_handshake_timeout: Span,
+}
+
+#[cfg(feature = "tls")]
+impl TlsServeArgs {
+    /// The TLS listener these flags describe, if `--tls-cert` was given; a file that cannot be
+    /// used is named in the error.
+    fn config(&self) -> Result<Option<TlsConfig>, AnyError> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let identity = TlsIdentity::from_pem_files(cert, key)?;
+        let mut config = TlsConfig::new(identity);
+        config.addr = self.tls_addr.first();
+        config.handshake_timeout = self.tls_handshake_timeout.0;
+        Ok(Some(config))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,6 +185,8 @@ impl ServeArgs {
             metrics_interval: Some(self.metrics_interval.0).filter(|every| !every.is_zero()),
             metrics_addr: self.metrics_addr.as_ref().map(Address::first),
             auth: self.auth()?,
+            #[cfg(feature = "tls")]
+            tls: self.tls.config()?,
         };
         config.validate().map_err(|err| match err {
             ServerConfigError::ZeroDuration { name } => {
@@ -175,6 +216,7 @@ fn flag_of(field: &str) -> &str {
         "shutdown_grace" => "--shutdown-grace",
         "metrics_interval" => "--metrics-interval",
         "auth.deadline" => "--auth-deadline",
+        "tls.handshake_timeout" => "--tls-handshake-timeout",
         other => other,
     }
 }
@@ -195,9 +237,51 @@ pub(crate) struct ClientArgs {
     /// FRAMECHAT_TOKEN environment variable, if set. Never on the command line, where `ps` shows it.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    #[cfg(feature = "tls")]
+    #[command(flatten)]
+    tls: TlsClientArgs,
+}
+
+/// A client's TLS (`client`, `bench`): off unless `--tls`, and then it trusts only `--ca`.
+#[cfg(feature = "tls")]
+#[derive(clap::Args)]
+pub(crate) struct TlsClientArgs {
+    /// Speak TLS (to a server's --tls-addr); needs --ca.
+    #[arg(long, requires = "ca")]
+    tls: bool,
+    /// The PEM certificate(s) of the authority that signed the server's certificate: the only
+    /// ones trusted (no system or public roots are used).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca: Option<std::path::PathBuf>,
+    /// The name the server's certificate must carry [default: the host of --addr].
+    #[arg(long, requires = "tls")]
+    server_name: Option<String>,
+}
+
+#[cfg(feature = "tls")]
+impl TlsClientArgs {
+    /// The TLS client these flags describe for `addr`, or `None` without `--tls`.
+    fn client(&self, addr: &Address) -> Result<Option<TlsClient>, AnyError> {
+        let Some(ca) = self.ca.as_deref().filter(|_| self.tls) else {
+            return Ok(None);
+        };
+        let name = match &self.server_name {
+            Some(name) => name.clone(),
+            None => addr.host().to_string(),
+        };
+        TlsClient::new(ca, &name).map(Some)
+    }
 }
 
 impl ClientArgs {
+    /// The TLS client of `--tls`, or `None` (always, in a build without the `tls` feature).
+    pub(crate) fn tls(&self) -> Result<Option<TlsClient>, AnyError> {
+        #[cfg(feature = "tls")]
+        return self.tls.client(&self.addr);
+        #[cfg(not(feature = "tls"))]
+        Ok(None)
+    }
+
     pub(crate) fn token(&self) -> Result<Option<Token>, String> {
         read_token(self.token_file.as_deref())
     }
@@ -259,6 +343,13 @@ pub(crate) struct BenchArgs {
     /// FRAMECHAT_TOKEN environment variable, if set.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Instead of the load: open N connections one after another (each connected, through its
+    /// TLS handshake with --tls, and for typed its WELCOME) and report connections per second.
+    #[arg(long, value_name = "N")]
+    handshakes: Option<u64>,
+    #[cfg(feature = "tls")]
+    #[command(flatten)]
+    tls: TlsClientArgs,
 }
 
 /// The token in `file`, or else in `FRAMECHAT_TOKEN`; `None` if neither is given. The errors
@@ -283,12 +374,28 @@ fn read_token(file: Option<&Path>) -> Result<Option<Token>, String> {
 
 impl BenchArgs {
     /// The bench configuration these flags describe, or why it cannot run.
-    pub(crate) fn config(&self) -> Result<BenchConfig, String> {
+    pub(crate) fn config(&self) -> Result<BenchConfig, AnyError> {
         if self.clients == 0 || self.window == 0 {
-            return Err("--clients and --window must be at least 1".to_string());
+            return Err("--clients and --window must be at least 1".into());
         }
         if self.profile == Target::Nats && self.addr.is_none() {
-            return Err("--profile nats needs --addr of a running nats-server".to_string());
+            return Err("--profile nats needs --addr of a running nats-server".into());
+        }
+        if self.handshakes == Some(0) {
+            return Err("--handshakes must be at least 1".into());
+        }
+        #[cfg(feature = "tls")]
+        let tls = match &self.addr {
+            Some(addr) => self.tls.client(addr)?,
+            None if self.tls.tls => {
+                return Err("--tls needs --addr of a server's TLS listener".into())
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
+        if tls.is_some() && self.profile == Target::Nats {
+            return Err("--tls drives framechat servers only, not --profile nats".into());
         }
         Ok(BenchConfig {
             addr: self.addr.as_ref().map(Address::first),
@@ -304,6 +411,8 @@ impl BenchArgs {
             nodes: self.nodes,
             utilization: self.utilization,
             token: read_token(self.token_file.as_deref())?,
+            tls,
+            handshakes: self.handshakes,
         })
     }
 }
@@ -359,6 +468,17 @@ pub(crate) struct Address {
 }
 
 impl Address {
+    /// The host as written, without the port or an IPv6 address's brackets: the name a TLS
+    /// client expects in the server's certificate by default.
+    #[cfg(feature = "tls")]
+    fn host(&self) -> &str {
+        let host = self
+            .text
+            .rsplit_once(':')
+            .map_or(&*self.text, |(host, _)| host);
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+
     /// The resolver's first answer: what a listener binds and the bench drives.
     pub(crate) fn first(&self) -> SocketAddr {
         self.resolved[0]

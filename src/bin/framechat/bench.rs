@@ -23,7 +23,7 @@ use async_std::task;
 use clap::ValueEnum;
 use hdrhistogram::Histogram;
 
-use crate::client::{self, Reader, Token, Writer};
+use crate::client::{self, Reader, TlsClient, Token, Writer};
 use crate::AnyError;
 use framechat::futures::Error;
 use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot};
@@ -72,6 +72,11 @@ pub(crate) struct BenchConfig {
     pub utilization: f64,
     /// Sent in AUTH by typed clients, for a server that requires it (§8.9).
     pub token: Option<Token>,
+    /// Speak TLS to `addr` (a framechat server's TLS listener); `None` for plain TCP.
+    pub tls: Option<TlsClient>,
+    /// Measure connection setup instead of the load: open this many connections one after
+    /// another. `None` for the load.
+    pub handshakes: Option<u64>,
 }
 
 impl BenchConfig {
@@ -92,6 +97,8 @@ impl Default for BenchConfig {
             nodes: 1.0,
             utilization: 0.7,
             token: None,
+            tls: None,
+            handshakes: None,
         }
     }
 }
@@ -101,6 +108,8 @@ impl Default for BenchConfig {
 pub(crate) struct Report {
     /// The protocol spoken.
     pub target: Target,
+    /// Whether the clients spoke TLS.
+    pub tls: bool,
     /// Clients.
     pub clients: usize,
     /// Message size.
@@ -229,6 +238,15 @@ fn latency_histogram() -> Histogram<u64> {
 /// `framechat bench`: runs the bench with a progress bar on a terminal, then prints the report.
 /// The bar counts messages sent against the quota, or, for a timed load, time against its length.
 pub(crate) async fn command(config: BenchConfig, json: bool) -> Result<(), AnyError> {
+    if let Some(connections) = config.handshakes {
+        let report = run_handshakes(&config, connections).await?;
+        crate::say(&if json {
+            report.to_json()
+        } else {
+            report.to_text()
+        });
+        return Ok(());
+    }
     let template = match config.load {
         Load::Messages(_) => "{spinner} {elapsed_precise} [{bar:30}] sent {pos}/{len} ({per_sec})",
         Load::Duration(_) => "{spinner} {elapsed_precise} [{bar:30}] {msg}",
@@ -290,7 +308,13 @@ pub(crate) async fn run(
     let (go, ready) = channel::bounded::<()>(1);
     let mut clients = Vec::with_capacity(config.clients);
     for id in 0..config.clients {
-        let conn = Connection::open(addr, config.target, config.token.as_ref()).await?;
+        let conn = Connection::open(
+            addr,
+            config.target,
+            config.tls.as_ref(),
+            config.token.as_ref(),
+        )
+        .await?;
         let (tally, ready, config) = (tally.clone(), ready.clone(), config.clone());
         clients.push(task::spawn(async move {
             let _ = ready.recv().await;
@@ -397,6 +421,7 @@ impl Report {
         };
         Report {
             target: config.target,
+            tls: config.tls.is_some(),
             clients: config.clients,
             size: config.size,
             window: config.window,
@@ -419,6 +444,8 @@ impl Report {
 }
 
 /// One bench client's connection, in the protocol of the run.
+// One per client, moved once into its task: boxing the larger variant would save nothing.
+#[allow(clippy::large_enum_variant)]
 enum Connection {
     Framechat { reader: Reader, writer: Writer },
     Nats(nats::Connection),
@@ -443,7 +470,7 @@ impl BenchWriter {
     fn shutdown(&self) {
         match self {
             BenchWriter::Framechat { writer, .. } => {
-                let _ = writer.get_ref().shutdown(Shutdown::Both);
+                let _ = writer.get_ref().socket().shutdown(Shutdown::Both);
             }
             BenchWriter::Nats(writer) => writer.shutdown(),
         }
@@ -503,6 +530,139 @@ impl Seen {
     }
 }
 
+/// Connects a framechat client (inside TLS when `tls` is given) and, if typed, reads its WELCOME
+/// (§8.3), which is not part of the workload.
+async fn open_framechat(
+    addr: SocketAddr,
+    profile: Profile,
+    tls: Option<&TlsClient>,
+    token: Option<&Token>,
+) -> Result<(Reader, Writer), Error> {
+    let (mut reader, writer) =
+        client::connect_over(addr, tls, profile, Limits::default(), token).await?;
+    if profile == Profile::Typed {
+        // WELCOME first (§8.3); it is not part of the workload.
+        match futures_lite::StreamExt::try_next(&mut reader).await? {
+            Some(Frame::Welcome { .. }) => {}
+            // UNAUTHORIZED, most likely: no --token-file, or a token the server does not admit.
+            Some(Frame::Error { code, reason }) => {
+                return Err(protocol_error(format!(
+                    "the server refused the connection: ERROR {code}: {reason}"
+                )))
+            }
+            other => return Err(protocol_error(format!("expected WELCOME, got {other:?}"))),
+        }
+    }
+    Ok((reader, writer))
+}
+
+/// What `--handshakes N` measured: connections set up one after another.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct HandshakeReport {
+    /// The profile spoken.
+    pub target: Target,
+    /// Whether each connection did a TLS handshake.
+    pub tls: bool,
+    /// Connections opened.
+    pub connections: u64,
+    /// Seconds for all of them.
+    pub elapsed_s: f64,
+    /// `connections / elapsed_s`.
+    pub per_s: f64,
+    /// Setup time of one connection (connect, handshake, WELCOME), microseconds: p50, p99, max.
+    pub setup_us: [u64; 3],
+}
+
+/// Opens `connections` connections one after another, each to its end: TCP connect, the TLS
+/// handshake with `config.tls`, and for typed the WELCOME; each is then closed (our end of
+/// stream) before the next, so the server's cost per connection is what is measured.
+pub(crate) async fn run_handshakes(
+    config: &BenchConfig,
+    connections: u64,
+) -> Result<HandshakeReport, Error> {
+    let profile = match config.target {
+        Target::Typed => Profile::Typed,
+        Target::Legacy => Profile::Legacy,
+        Target::Nats => {
+            return Err(protocol_error(
+                "--handshakes measures framechat servers, not --profile nats".to_string(),
+            ))
+        }
+    };
+    let (addr, in_process) = match config.addr {
+        Some(addr) => (addr, None),
+        None => {
+            let server = InProcessServer::start().await?;
+            (server.handle.local_addr(), Some(server))
+        }
+    };
+    let mut setup_us = latency_histogram();
+    let start = Instant::now();
+    for _ in 0..connections {
+        let began = Instant::now();
+        let (_reader, mut writer) =
+            open_framechat(addr, profile, config.tls.as_ref(), config.token.as_ref()).await?;
+        setup_us.saturating_record(began.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
+        // A failed close costs the server nothing more: the next connection does not wait on it.
+        let _ = client::finish(&mut writer).await;
+    }
+    let elapsed_s = start.elapsed().as_secs_f64().max(1e-9);
+    if let Some(server) = in_process {
+        server.stop().await;
+    }
+    Ok(HandshakeReport {
+        target: config.target,
+        tls: config.tls.is_some(),
+        connections,
+        elapsed_s,
+        per_s: connections as f64 / elapsed_s,
+        setup_us: [
+            setup_us.value_at_quantile(0.5),
+            setup_us.value_at_quantile(0.99),
+            setup_us.max(),
+        ],
+    })
+}
+
+impl HandshakeReport {
+    /// One JSON object.
+    pub(crate) fn to_json(&self) -> String {
+        let [p50, p99, max] = self.setup_us;
+        serde_json::json!({
+            "mode": "handshakes",
+            "target": format!("{:?}", self.target),
+            "tls": self.tls,
+            "connections": self.connections,
+            "elapsed_s": rounded(self.elapsed_s, 3),
+            "connections_per_s": rounded(self.per_s, 1),
+            "setup_us": { "p50": p50, "p99": p99, "max": max },
+        })
+        .to_string()
+    }
+
+    /// For people.
+    pub(crate) fn to_text(&self) -> String {
+        let [p50, p99, max] = self.setup_us;
+        let over = if self.tls { "TLS" } else { "TCP" };
+        format!(
+            "handshakes, target {:?} over {over}: {} connections one after another\n\
+             elapsed            {:.3} s\n\
+             connections/s      {:.1}\n\
+             setup (connect{}{}): p50 {p50} µs, p99 {p99} µs, max {max} µs",
+            self.target,
+            self.connections,
+            self.elapsed_s,
+            self.per_s,
+            if self.tls { ", TLS handshake" } else { "" },
+            if self.target == Target::Typed {
+                ", WELCOME"
+            } else {
+                ""
+            },
+        )
+    }
+}
+
 /// How often a client whose sending is over checks whether its reader is done.
 const POLL: Duration = Duration::from_millis(10);
 
@@ -518,6 +678,7 @@ impl Connection {
     async fn open(
         addr: SocketAddr,
         target: Target,
+        tls: Option<&TlsClient>,
         token: Option<&Token>,
     ) -> Result<Connection, Error> {
         let profile = match target {
@@ -525,21 +686,7 @@ impl Connection {
             Target::Legacy => Profile::Legacy,
             Target::Nats => return Ok(Connection::Nats(nats::Connection::open(addr).await?)),
         };
-        let (mut reader, writer) =
-            client::connect_with_token(addr, profile, Limits::default(), token).await?;
-        if profile == Profile::Typed {
-            // WELCOME first (§8.3); it is not part of the workload.
-            match futures_lite::StreamExt::try_next(&mut reader).await? {
-                Some(Frame::Welcome { .. }) => {}
-                // UNAUTHORIZED, most likely: no --token-file, or a token the server does not admit.
-                Some(Frame::Error { code, reason }) => {
-                    return Err(protocol_error(format!(
-                        "the server refused the connection: ERROR {code}: {reason}"
-                    )))
-                }
-                other => return Err(protocol_error(format!("expected WELCOME, got {other:?}"))),
-            }
-        }
+        let (reader, writer) = open_framechat(addr, profile, tls, token).await?;
         Ok(Connection::Framechat { reader, writer })
     }
 
@@ -779,8 +926,9 @@ impl Report {
             Target::Legacy => "echo round trip",
             Target::Typed | Target::Nats => "end to end, sender to every receiver",
         };
+        let over = if self.tls { " over TLS" } else { "" };
         format!(
-            "target {:?}: {} clients, {} B messages, window {}\n\
+            "target {:?}{over}: {} clients, {} B messages, window {}\n\
              messages sent      {}\n\
              elapsed            {:.3} s\n\
              echo rps           {:.0}\n\

@@ -1,9 +1,12 @@
 //! The client side the CLI client, the demo and the bench share: the library's futures adapter
-//! over an async-std `TcpStream`, one clone of the socket reading and the other writing.
+//! over an async-std `TcpStream`, one clone of the socket reading and the other writing, or over
+//! TLS (feature `tls`), split in two halves.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use async_std::channel;
 use async_std::net::{Shutdown, TcpStream};
@@ -20,9 +23,87 @@ use crate::input::{BoundedLines, Line};
 use crate::{say, AnyError};
 
 /// The receiving half of a client connection.
-pub(crate) type Reader = FrameStream<TcpStream>;
+pub(crate) type Reader = FrameStream<ReadSide>;
 /// The sending half of a client connection.
-pub(crate) type Writer = FrameSink<TcpStream>;
+pub(crate) type Writer = FrameSink<WriteSide>;
+
+#[cfg(feature = "tls")]
+pub(crate) use tls::TlsClient;
+
+/// Without the `tls` feature there is no TLS client: `Option<TlsClient>` is always `None`.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Debug)]
+pub(crate) enum TlsClient {}
+
+/// What a client reads: its TCP socket, or the read half of TLS over it.
+pub(crate) enum ReadSide {
+    Tcp(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(tls::ReadHalf),
+}
+
+/// What a client writes to: its TCP socket, or the write half of TLS over it. The socket is kept
+/// either way, to shut it down.
+pub(crate) struct WriteSide {
+    socket: TcpStream,
+    #[cfg(feature = "tls")]
+    tls: Option<tls::WriteHalf>,
+}
+
+impl WriteSide {
+    /// The TCP socket under the stream, to shut down both directions at once.
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.socket
+    }
+}
+
+impl futures_lite::AsyncRead for ReadSide {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ReadSide::Tcp(socket) => Pin::new(socket).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            ReadSide::Tls(tls) => Pin::new(tls).poll_read(cx, buf),
+        }
+    }
+}
+
+impl futures_lite::AsyncWrite for WriteSide {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut this.tls {
+            return Pin::new(tls).poll_write(cx, buf);
+        }
+        Pin::new(&mut this.socket).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut this.tls {
+            return Pin::new(tls).poll_flush(cx);
+        }
+        Pin::new(&mut this.socket).poll_flush(cx)
+    }
+
+    /// TLS: close_notify, then the socket's end of stream. TCP: as async-std's socket, a flush.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut this.tls {
+            return Pin::new(tls).poll_close(cx);
+        }
+        Pin::new(&mut this.socket).poll_close(cx)
+    }
+}
 
 /// Under load a socket read returns tens of KiB: a buffer this size takes one in one call.
 const READ_BUFFER: usize = 64 * 1024;
@@ -59,17 +140,20 @@ pub(crate) async fn connect(
     profile: Profile,
     limits: Limits,
 ) -> Result<(Reader, Writer), Error> {
-    connect_with_token(addr, profile, limits, None).await
+    connect_over(addr, None, profile, limits, None).await
 }
 
-/// [`connect`], then, for a typed client with a `token`, AUTH right after the preface in the
-/// same write (§4.4: no round trip).
+/// [`connect`], inside TLS when `tls` is given (the handshake is done before the preface is sent,
+/// and a failed one says why: "the TLS handshake with ADDR failed", then rustls's reason), then,
+/// for a typed client with a `token`, AUTH right after the preface in the same write (§4.4: no
+/// round trip).
 ///
 /// A typed client sends its preface at once (FC-3) and adopts the limit its server announces in
 /// WELCOME (§4.4), so a server configured above `limits` is not taken for a protocol violator.
 /// A failed connect names the address: "cannot connect to ADDR", then the system's reason.
-pub(crate) async fn connect_with_token(
+pub(crate) async fn connect_over(
     addr: SocketAddr,
+    tls: Option<&TlsClient>,
     profile: Profile,
     limits: Limits,
     token: Option<&Token>,
@@ -78,10 +162,32 @@ pub(crate) async fn connect_with_token(
         .await
         .map_err(|source| connect_failed(addr, source))?;
     socket.set_nodelay(true)?;
+    let (read, write) = match tls {
+        None => (
+            ReadSide::Tcp(socket.clone()),
+            WriteSide {
+                socket,
+                #[cfg(feature = "tls")]
+                tls: None,
+            },
+        ),
+        #[cfg(feature = "tls")]
+        Some(tls) => {
+            let (read, write) = tls.handshake(addr, socket.clone()).await?;
+            (
+                ReadSide::Tls(read),
+                WriteSide {
+                    socket,
+                    tls: Some(write),
+                },
+            )
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match *never {},
+    };
     let decoder = Decoder::client(profile, limits);
-    let reader =
-        FrameStream::with_capacity(READ_BUFFER, socket.clone(), decoder).adopt_welcome_limit();
-    let mut writer = FrameSink::new(socket, Encoder::client(profile, limits));
+    let reader = FrameStream::with_capacity(READ_BUFFER, read, decoder).adopt_welcome_limit();
+    let mut writer = FrameSink::new(write, Encoder::client(profile, limits));
     if let (Profile::Typed, Some(Token(token))) = (profile, token) {
         writer
             .feed_ref(Frame::Auth {
@@ -136,10 +242,16 @@ pub(crate) async fn send_message(
 /// Sends what is queued, then closes the sending direction: the server sees a clean end of
 /// stream (FC-21) and closes after what it has queued for this client.
 ///
-/// Not [`FrameSink::close`]: async-std's `TcpStream` only flushes on close, it does not half-close.
+/// Not [`FrameSink::close`] on TCP: async-std's `TcpStream` only flushes on close, it does not
+/// half-close. TLS closes its write half: close_notify, then the socket's end of stream.
 pub(crate) async fn finish(writer: &mut Writer) -> Result<(), Error> {
     writer.flush().await?;
-    writer.get_ref().shutdown(Shutdown::Write)?;
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &mut writer.get_mut().tls {
+        futures_lite::AsyncWriteExt::close(tls).await?;
+        return Ok(());
+    }
+    writer.get_ref().socket().shutdown(Shutdown::Write)?;
     Ok(())
 }
 
@@ -154,11 +266,13 @@ pub(crate) async fn run(
     profile: Profile,
     limits: Limits,
     token: Option<&Token>,
+    tls: Option<TlsClient>,
 ) -> Result<(), AnyError> {
     if profile == Profile::Legacy && token.is_some() {
         return Err("a legacy client cannot authenticate (§8.9): use --profile typed".into());
     }
-    let (mut reader, writer, peer) = connect_any(addrs, profile, limits, token).await?;
+    let (mut reader, writer, peer) =
+        connect_any(addrs, tls.as_ref(), profile, limits, token).await?;
     let (mut writer, budget) = match profile {
         Profile::Typed => {
             let budget = await_welcome(&mut reader, peer).await?;
@@ -229,6 +343,7 @@ enum Event {
 /// Tries each address in turn; the last one's error if none accepts.
 async fn connect_any(
     addrs: &[SocketAddr],
+    tls: Option<&TlsClient>,
     profile: Profile,
     limits: Limits,
     token: Option<&Token>,
@@ -238,7 +353,7 @@ async fn connect_any(
         "the address resolved to nothing",
     ));
     for &addr in addrs {
-        match connect_with_token(addr, profile, limits, token).await {
+        match connect_over(addr, tls, profile, limits, token).await {
             Ok((reader, writer)) => return Ok((reader, writer, addr)),
             Err(err) => failure = err,
         }
@@ -253,7 +368,7 @@ async fn after_write_failed(
     printer: task::JoinHandle<SessionEnd>,
     err: Error,
 ) -> SessionEnd {
-    let _ = writer.get_ref().shutdown(Shutdown::Both);
+    let _ = writer.get_ref().socket().shutdown(Shutdown::Both);
     match printer.await {
         end @ (SessionEnd::ServerError { .. } | SessionEnd::Invalid { .. }) => end,
         SessionEnd::Closed { peer } | SessionEnd::Transport { peer, .. } => SessionEnd::Transport {
@@ -558,5 +673,128 @@ pub(crate) fn describe(frame: &Frame, now: UnixMicros) -> String {
         } => format!("peer {from}: {text}{}", latency(*sent_at)),
         Frame::Error { code, reason } => format!("error {code}: {reason}"),
         other => format!("{other:?}"),
+    }
+}
+
+/// The client's side of TLS: which certificate authority it trusts and which name it expects.
+#[cfg(feature = "tls")]
+mod tls {
+    use std::fmt;
+    use std::io;
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use async_std::net::TcpStream;
+    use futures_rustls::client::TlsStream;
+    use futures_rustls::rustls::{self, pki_types::ServerName, RootCertStore};
+    use futures_rustls::TlsConnector;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    use crate::AnyError;
+
+    pub(crate) type ReadHalf = futures_lite::io::ReadHalf<TlsStream<TcpStream>>;
+    pub(crate) type WriteHalf = futures_lite::io::WriteHalf<TlsStream<TcpStream>>;
+
+    /// What `--tls --ca FILE [--server-name NAME]` asks for. The only trust store is `--ca`'s:
+    /// framechat carries no list of public roots (it must build and run offline), so a server
+    /// certificate is accepted only if that file's certificates vouch for it.
+    #[derive(Clone)]
+    pub(crate) struct TlsClient {
+        connector: TlsConnector,
+        server_name: ServerName<'static>,
+    }
+
+    impl fmt::Debug for TlsClient {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("TlsClient")
+                .field("server_name", &self.server_name)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl TlsClient {
+        /// Trusts the certificates in the PEM file `ca` and expects `server_name` (a DNS name or
+        /// an IP address) in the server's certificate. Errors name the file or the flag.
+        pub(crate) fn new(ca: &Path, server_name: &str) -> Result<TlsClient, AnyError> {
+            let named = |what: String| format!("--ca {}: {what}", ca.display());
+            let pem = std::fs::read(ca).map_err(|err| named(format!("cannot read it: {err}")))?;
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|err| named(format!("not valid PEM: {err}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|err| named(format!("not a usable CA certificate: {err}")))?;
+            }
+            if roots.is_empty() {
+                return Err(named("holds no PEM certificate".to_string()).into());
+            }
+            let server_name = ServerName::try_from(server_name.to_string()).map_err(|err| {
+                format!("--server-name {server_name}: not a DNS name or IP address: {err}")
+            })?;
+            let config = rustls::ClientConfig::builder_with_provider(ring_provider())
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(TlsClient {
+                connector: TlsConnector::from(Arc::new(config)),
+                server_name,
+            })
+        }
+
+        /// The client's side of the handshake on `socket`.
+        pub(super) async fn handshake(
+            &self,
+            addr: SocketAddr,
+            socket: TcpStream,
+        ) -> io::Result<(ReadHalf, WriteHalf)> {
+            let stream = self
+                .connector
+                .connect(self.server_name.clone(), socket)
+                .await
+                .map_err(|source| {
+                    io::Error::new(
+                        source.kind(),
+                        HandshakeFailed {
+                            addr,
+                            server_name: self.server_name.to_str().into_owned(),
+                            source,
+                        },
+                    )
+                })?;
+            Ok(futures_lite::io::split(stream))
+        }
+    }
+
+    /// rustls with *ring*, as the server: rustls deprecates it only for its lack of
+    /// post-quantum key exchange.
+    #[allow(deprecated)]
+    fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+
+    /// A TLS handshake that failed, with the server it was for.
+    #[derive(Debug)]
+    struct HandshakeFailed {
+        addr: SocketAddr,
+        server_name: String,
+        source: io::Error,
+    }
+
+    impl fmt::Display for HandshakeFailed {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(
+                f,
+                "the TLS handshake with {} (as {}) failed",
+                self.addr, self.server_name
+            )
+        }
+    }
+
+    impl std::error::Error for HandshakeFailed {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
     }
 }

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
                     args.profile(),
                     args.limits()?,
                     token.as_ref(),
+                    args.tls()?,
                 )
                 .await
             }

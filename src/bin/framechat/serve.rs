@@ -31,6 +31,10 @@ pub(crate) async fn run(config: ServerConfig) -> Result<(), AnyError> {
         "framechat: serving legacy and typed clients on {}",
         server.local_addr()
     );
+    // A line of its own, after the first: scripts that read the plain address keep working.
+    if let Some(tls_addr) = server.tls_addr() {
+        eprintln!("framechat: serving legacy and typed clients over TLS on {tls_addr}");
+    }
     let last = server.run().await?;
     crate::say(&last.to_final_json_line());
     Ok(())
