@@ -154,6 +154,7 @@
 //! | `hub` | the broadcast hub |
 //! | `server` | the async-std server library (`server` module; brings `hub` and `futures-io`) |
 //! | `cli` (default) | the `framechat` binary: `serve`, `client`, `demo`, `bench` |
+//! | `tls` | a TLS listener in the server (`server::TlsConfig`), and `--tls` for `serve`, `client` and `bench` (rustls with the *ring* provider; not default: about 35 s more CPU to build) |
 //! | `proptest`, `quickcheck` | generators of valid frames for your own property tests |
 //!
 //! `__fuzzing` is private (for `fuzz/` and the replay tests): not a public API.

@@ -12,9 +12,11 @@ use async_std::net::TcpStream;
 use async_std::task;
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::hub::HubConfig;
-use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot, TlsConfig, TlsIdentity};
+use framechat::server::{
+    AuthConfig, Server, ServerConfig, ServerHandle, Snapshot, TlsConfig, TlsIdentity, TokenSet,
+};
 use framechat::wire::PREFACE;
-use framechat::{Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
+use framechat::{AuthScheme, Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
 use futures_lite::io::{split, ReadHalf, WriteHalf};
 use futures_lite::StreamExt as _;
 use futures_rustls::client::TlsStream;
@@ -317,6 +319,56 @@ fn a_tcp_client_and_a_tls_client_share_one_room() {
             other => panic!("expected BROADCAST, got {other:?}"),
         }
         server.stop().await;
+    });
+}
+
+/// Authentication (§8.9) runs inside TLS as over TCP: the token travels encrypted, and a wrong one
+/// is refused before its connection joins the room.
+#[test]
+fn a_typed_client_authenticates_inside_tls_and_a_wrong_token_is_refused() {
+    task::block_on(async {
+        let pki = pki(false);
+        let mut config = config(pki.server.clone());
+        let tokens = TokenSet::parse(&TokenSet::line_for(b"inside-tls")).expect("one token");
+        config.auth = Some(AuthConfig::new(tokens));
+        let server = start(config).await;
+
+        let (mut reader, mut writer) =
+            connect_tls(server.tls_addr(), &pki.ca_pem, Profile::Typed).await;
+        let auth = |token| Frame::Auth {
+            scheme: AuthScheme::BEARER,
+            token,
+        };
+        writer
+            .send(auth("inside-tls".to_string()))
+            .await
+            .expect("send AUTH");
+        welcome_id(recv(&mut reader).await);
+        send(&mut writer, "authenticated").await;
+        assert!(
+            matches!(recv(&mut reader).await, Frame::Echo { text, .. } if text == "authenticated")
+        );
+
+        let (mut refused_reader, mut refused_writer) =
+            connect_tls(server.tls_addr(), &pki.ca_pem, Profile::Typed).await;
+        refused_writer
+            .send(auth("guessed".to_string()))
+            .await
+            .expect("send AUTH");
+        match recv(&mut refused_reader).await {
+            Frame::Error { code, .. } => assert_eq!(code, ErrorCode::UNAUTHORIZED),
+            other => panic!("expected ERROR UNAUTHORIZED first, got {other:?}"),
+        }
+        let snapshot = metrics_until(&server.handle, |s| s.auth_refused == 1).await;
+        assert_eq!(
+            snapshot.tls_handshakes_failed, 0,
+            "the handshakes themselves succeeded"
+        );
+        let last = server.stop().await;
+        assert_eq!(
+            last.messages_total, 1,
+            "only the authenticated client's message was relayed"
+        );
     });
 }
 
