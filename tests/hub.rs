@@ -1059,3 +1059,68 @@ fn stress_concurrent_relays_into_one_full_queue_close_it_exactly_once() {
         );
     }
 }
+
+/// A message that counts its clones, so a test sees how many copies a relay makes.
+#[derive(Debug)]
+struct CountedClones(Arc<AtomicUsize>);
+
+impl Clone for CountedClones {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        CountedClones(Arc::clone(&self.0))
+    }
+}
+
+impl Weight for CountedClones {
+    fn weight(&self) -> usize {
+        1
+    }
+}
+
+#[test]
+fn a_relay_clones_the_broadcast_once_fewer_times_than_it_has_receivers() {
+    for receivers in [1, 2, 5] {
+        for sender_in_room in [true, false] {
+            let hub = Hub::new(HubConfig::default());
+            let sender = if sender_in_room {
+                hub.join().expect("room").0
+            } else {
+                PeerId::MAX
+            };
+            let outboxes: Vec<_> = (0..receivers).map(|_| hub.join().expect("room")).collect();
+            let clones = Arc::new(AtomicUsize::new(0));
+            let relayed = hub.relay(
+                sender,
+                CountedClones(Arc::clone(&clones)),
+                CountedClones(Arc::clone(&clones)),
+            );
+            assert_eq!(relayed.recipients, receivers + usize::from(sender_in_room));
+            assert_eq!(
+                clones.load(Ordering::SeqCst),
+                receivers - 1,
+                "{receivers} receivers, sender in the room: {sender_in_room}: the last one takes \
+                 the message itself"
+            );
+            for (_, outbox) in &outboxes {
+                assert_eq!(outbox.queued().0, 1, "each receiver got the message once");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_hub_reports_its_bounds_its_shutdown_and_its_state_in_debug() {
+    let config = HubConfig::new(3, 10, 100).expect("non-zero bounds");
+    let hub: Hub<Msg> = Hub::new(config);
+    assert_eq!(hub.config(), config);
+    let (_alice, _alice_out) = join(&hub);
+    let (_bob, _bob_out) = join(&hub);
+    assert!(!hub.is_shutting_down());
+    let debug = format!("{hub:?}");
+    for field in ["Hub", "max_peers: 3", "peers: 2", "next_peer: 3", "shutting_down: false"] {
+        assert!(debug.contains(field), "{field:?} not in {debug}");
+    }
+    hub.shutdown();
+    assert!(hub.is_shutting_down());
+    assert!(format!("{hub:?}").contains("shutting_down: true"));
+}
