@@ -1109,13 +1109,19 @@ fn a_relay_clones_the_broadcast_once_fewer_times_than_it_has_receivers() {
 }
 
 #[test]
-fn a_hub_reports_its_bounds_its_shutdown_and_its_state_in_debug() {
+fn a_hub_and_an_outbox_report_their_bounds_shutdown_and_state_in_debug() {
     let config = HubConfig::new(3, 10, 100).expect("non-zero bounds");
     let hub: Hub<Msg> = Hub::new(config);
     assert_eq!(hub.config(), config);
-    let (_alice, _alice_out) = join(&hub);
-    let (_bob, _bob_out) = join(&hub);
+    let (alice, alice_out) = join(&hub);
+    let (_bob, bob_out) = join(&hub);
     assert!(!hub.is_shutting_down());
+    relay(&hub, alice, 1);
+    let _ = drained(&alice_out);
+    let outbox_debug = format!("{bob_out:?}");
+    for field in ["Outbox", "peer: 2", "queued: 1", "bytes: 16", "offered: 1", "delivered: 0"] {
+        assert!(outbox_debug.contains(field), "{field:?} not in {outbox_debug}");
+    }
     let debug = format!("{hub:?}");
     for field in ["Hub", "max_peers: 3", "peers: 2", "next_peer: 3", "shutting_down: false"] {
         assert!(debug.contains(field), "{field:?} not in {debug}");
