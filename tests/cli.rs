@@ -243,3 +243,48 @@ fn client_reports_a_refused_connection_once_prefixed_and_fails() {
     );
     assert_eq!(stderr.matches("framechat").count(), 1, "{stderr}");
 }
+
+/// Runs `framechat hash-token` with `token` on stdin: (stdout, stderr, success).
+fn hash_token(token: &str) -> (String, String, bool) {
+    let mut child = Command::new(BIN)
+        .arg("hash-token")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start framechat hash-token");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(token.as_bytes())
+        .expect("write the token");
+    let output = child.wait_with_output().expect("hash-token ends");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.success(),
+    )
+}
+
+#[test]
+fn hash_token_prints_the_sha256_line_and_warns_of_a_short_token_without_echoing_it() {
+    // §8.9: the file holds SHA-256 digests; the token's line ending is not part of it.
+    let (stdout, stderr, ok) = hash_token("correct-horse-battery-staple\n");
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout,
+        "87cbebfeebc05f7c54ac9336c4b4bbec831227a641951a4bde7edd56020f8590\n"
+    );
+    assert_eq!(stderr, "", "a 28-byte token draws no warning");
+
+    let (stdout, stderr, ok) = hash_token("hunter2");
+    assert!(ok, "a short token is still hashed");
+    assert_eq!(stdout.trim().len(), 64);
+    assert!(stderr.contains("warning: a token of 7 bytes"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the token is never printed");
+
+    let (_, stderr, ok) = hash_token("\n");
+    assert!(!ok, "an empty token is refused");
+    assert!(stderr.contains("stdin: the token is empty"), "{stderr}");
+}

@@ -8,8 +8,8 @@
 
 use framechat::wire::{frame_type, PREFACE};
 use framechat::{
-    ConfigError, DecodeErrorKind, Decoder, EncodeError, Encoder, ErrorCode, Frame, Limits, Part,
-    Profile, Role, UnixMicros,
+    AuthScheme, ConfigError, DecodeErrorKind, Decoder, EncodeError, Encoder, ErrorCode, Frame,
+    Limits, Part, Profile, Role, UnixMicros,
 };
 
 fn limits(max_frame_len: u32) -> Limits {
@@ -343,6 +343,15 @@ fn every_error_code_of_section_4_7_has_its_name_and_others_have_none() {
     }
 }
 
+#[test]
+fn the_bearer_scheme_is_named_and_other_schemes_are_not() {
+    assert_eq!(AuthScheme::BEARER, AuthScheme(1));
+    assert_eq!(AuthScheme::BEARER.name(), Some("BEARER"));
+    for unknown in [0, 2, 7, u8::MAX] {
+        assert_eq!(AuthScheme(unknown).name(), None);
+    }
+}
+
 /// The message of the error `input` makes `decoder` fail with.
 fn message_of(mut decoder: Decoder, input: &[u8]) -> String {
     let err = match decoder.decode(input) {
@@ -516,4 +525,29 @@ fn now_reads_the_system_clock_in_microseconds_since_the_epoch() {
         .expect("a clock after 1970")
         .as_micros();
     assert!(u128::from(now.0) >= before && u128::from(now.0) <= after);
+}
+
+#[test]
+fn a_decoders_debug_shows_where_it_stands_and_never_the_bytes_it_holds() {
+    // A split AUTH sits in the decoder's buffer: `{:?}` must not print its token (§8.9).
+    let mut decoder = Decoder::server(Profile::Typed, Limits::default());
+    let mut auth = PREFACE.to_vec();
+    auth.extend(typed_header(frame_type::AUTH, 9));
+    auth.extend_from_slice(b"\x01secr");
+    feed_partial(&mut decoder, &auth);
+    let debug = format!("{decoder:?}");
+    for field in [
+        "Decoder",
+        "role: Server",
+        "profile: Some(Typed)",
+        "buffered: 10",
+        "stream_offset: 20",
+        "frames_completed: 0",
+    ] {
+        assert!(debug.contains(field), "{field:?} not in {debug}");
+    }
+    assert!(
+        !debug.contains("secr") && !debug.contains("115, 101, 99"),
+        "{debug}"
+    );
 }

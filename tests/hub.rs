@@ -1119,11 +1119,27 @@ fn a_hub_and_an_outbox_report_their_bounds_shutdown_and_state_in_debug() {
     relay(&hub, alice, 1);
     let _ = drained(&alice_out);
     let outbox_debug = format!("{bob_out:?}");
-    for field in ["Outbox", "peer: 2", "queued: 1", "bytes: 16", "offered: 1", "delivered: 0"] {
-        assert!(outbox_debug.contains(field), "{field:?} not in {outbox_debug}");
+    for field in [
+        "Outbox",
+        "peer: 2",
+        "queued: 1",
+        "bytes: 16",
+        "offered: 1",
+        "delivered: 0",
+    ] {
+        assert!(
+            outbox_debug.contains(field),
+            "{field:?} not in {outbox_debug}"
+        );
     }
     let debug = format!("{hub:?}");
-    for field in ["Hub", "max_peers: 3", "peers: 2", "next_peer: 3", "shutting_down: false"] {
+    for field in [
+        "Hub",
+        "max_peers: 3",
+        "peers: 2",
+        "next_peer: 3",
+        "shutting_down: false",
+    ] {
         assert!(debug.contains(field), "{field:?} not in {debug}");
     }
     hub.shutdown();

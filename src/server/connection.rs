@@ -278,10 +278,21 @@ impl Connection {
         if self.writer_started {
             return Step::read(None);
         }
+        if self.refuses_legacy_when_decided() {
+            // Deciding legacy now would only refuse it: a shutdown, not a refusal (FC-33, FC-36).
+            return self.close(Cause::Ended);
+        }
         match self.decide_legacy_if_silent(now) {
             Some(step) => step,
             None => self.close(Cause::Ended),
         }
+    }
+
+    /// Authentication is on and refuses legacy, whatever this connection's profile turns out to be.
+    fn refuses_legacy_when_decided(&self) -> bool {
+        self.auth
+            .as_ref()
+            .is_some_and(|auth| auth.legacy == LegacyPolicy::Refuse)
     }
 
     /// What the server queued for the peer before its writer may start has reached the queue's
@@ -382,7 +393,7 @@ impl Connection {
         }
         let start_writer = self.writer_may_start();
         if let Some(err) = failure {
-            let mut step = self.close(Cause::Protocol(err));
+            let mut step = self.close(self.decoding_failed(err));
             step.start_writer = start_writer;
             return step;
         }
@@ -404,7 +415,21 @@ impl Connection {
     pub(crate) fn on_eof(&mut self) -> Step {
         match self.decoder.finish() {
             Ok(()) => self.close(Cause::Ended),
-            Err(err) => self.close(Cause::Protocol(err)),
+            Err(err) => self.close(self.decoding_failed(err)),
+        }
+    }
+
+    /// Why a decoding error closes the connection. Past a good preface and before the AUTH was
+    /// admitted the frame in error is the one that should have been AUTH, and a decoding error's
+    /// text would tell its length (a `Truncated` AUTH's declared length is the token's plus one),
+    /// so it is refused as UNAUTHORIZED, which says nothing of it (FC-34).
+    fn decoding_failed(&self, err: DecodeError) -> Cause {
+        let past_preface = !matches!(err.kind, DecodeErrorKind::BadPreface { .. })
+            && err.offset > PREFACE.len() as u64;
+        if self.awaiting_auth() && past_preface {
+            Cause::Unauthorized
+        } else {
+            Cause::Protocol(err)
         }
     }
 

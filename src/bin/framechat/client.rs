@@ -271,6 +271,12 @@ pub(crate) async fn run(
     if profile == Profile::Legacy && token.is_some() {
         return Err("a legacy client cannot authenticate (§8.9): use --profile typed".into());
     }
+    if token.is_some() && tls.is_none() && addrs.iter().any(|addr| !addr.ip().is_loopback()) {
+        eprintln!(
+            "framechat: warning: the token goes in clear text over plain TCP to a host that is not \
+             this one; use --tls (§8.9)"
+        );
+    }
     let (mut reader, writer, peer) =
         connect_any(addrs, tls.as_ref(), profile, limits, token).await?;
     let (mut writer, budget) = match profile {

@@ -63,6 +63,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// Below this many bytes `hash-token` warns that the token is weak (§8.9).
+const SHORTEST_ADVISED_TOKEN: usize = 16;
+
 /// `framechat hash-token`: the token is stdin's whole content, without its line ending, as
 /// `client --token-file` reads it; the line printed is what `serve --auth-tokens` stores.
 fn hash_token() -> Result<(), AnyError> {
@@ -70,6 +73,15 @@ fn hash_token() -> Result<(), AnyError> {
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
         .map_err(|err| format!("cannot read the token on stdin: {err}"))?;
     let client::Token(token) = client::Token::new(&text).map_err(|why| format!("stdin: {why}"))?;
+    if token.len() < SHORTEST_ADVISED_TOKEN {
+        // The digests are unsalted (§8.9): a short token falls to a dictionary if the file leaks.
+        eprintln!(
+            "framechat: warning: a token of {} bytes is easy to guess from its digest; use {} \
+             random bytes or more (e.g. `head -c 24 /dev/urandom | base64`)",
+            token.len(),
+            SHORTEST_ADVISED_TOKEN
+        );
+    }
     say(&framechat::server::TokenSet::line_for(token.as_bytes()));
     Ok(())
 }

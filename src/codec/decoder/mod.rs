@@ -11,6 +11,7 @@ mod machine;
 mod payload;
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use self::machine::{record_failure, Outcome, State, Stepped};
 use self::payload::parse_payload;
@@ -71,7 +72,7 @@ pub struct Decoded<'a> {
 /// One split across inputs is gathered in an internal buffer that grows only as its bytes arrive
 /// and never beyond the declared length (FC-22), and is returned borrowed from that buffer. The decoder
 /// thus never holds more than one header plus the limit.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Decoder {
     /// The side this decoder receives on: it decides directions (FC-8) and limits (FC-15).
     role: Role,
@@ -91,6 +92,31 @@ pub struct Decoder {
     /// Frames completed so far, skipped ones included.
     frame_index: u64,
     skipped: u64,
+}
+
+/// Shows where the decoder stands, not the bytes it holds: a split payload may be a secret (an
+/// AUTH's token, §8.9), and `{:?}` of a connection must not print it.
+///
+/// ```
+/// use framechat::{Decoder, Limits, Profile};
+/// let mut decoder = Decoder::client(Profile::Legacy, Limits::default());
+/// let _ = decoder.decode(b"\x00\x00\x00\x06secr")?;
+/// let debug = format!("{decoder:?}");
+/// assert!(debug.contains("buffered: 8") && !debug.contains("secr"));
+/// # Ok::<(), framechat::DecodeError>(())
+/// ```
+impl fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("role", &self.role)
+            .field("profile", &self.profile)
+            .field("limits", &self.limits)
+            .field("state", &self.state)
+            .field("buffered", &self.buffered())
+            .field("stream_offset", &self.offset)
+            .field("frames_completed", &self.frame_index)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Decoder {

@@ -355,3 +355,66 @@ fn a_shutdown_before_the_auth_closes_without_a_welcome() {
         }]
     );
 }
+
+#[test]
+fn an_auth_that_fails_to_decode_is_refused_as_unauthorized_saying_nothing_of_it() {
+    // FC-34: a decoding error's text would tell the token's length; UNAUTHORIZED tells nothing.
+    let too_long = "t".repeat(crate::wire::MAX_TOKEN_LEN as usize + 1);
+    let mut header = vec![crate::wire::frame_type::AUTH];
+    header.extend_from_slice(&(too_long.len() as u32 + 1).to_be_bytes());
+    let mut driven = Driven::new(&config(LegacyPolicy::Refuse));
+    driven.read(&[typed(&[]), header].concat(), ms(10));
+    assert_eq!(driven.heard, [unauthorized()]);
+
+    let mut bytes = typed(&[auth(GOOD)]);
+    bytes.truncate(bytes.len() - 3);
+    let mut cut = Driven::new(&config(LegacyPolicy::Refuse));
+    cut.read(&bytes, ms(10));
+    assert_eq!(cut.heard, []);
+    let step = cut.connection.on_eof();
+    cut.record(step);
+    assert_eq!(
+        cut.heard,
+        [unauthorized()],
+        "an AUTH cut by the end of the stream"
+    );
+}
+
+#[test]
+fn a_bad_preface_is_still_bad_preface_with_authentication_on() {
+    let mut driven = Driven::new(&config(LegacyPolicy::Refuse));
+    let mut bytes = typed(&[]);
+    bytes[5] = b'X'; // after the 4 bytes that decide typed (§5)
+    driven.read(&bytes, ms(10));
+    assert!(
+        matches!(
+            driven.heard.as_slice(),
+            [Heard::Closed {
+                cause: Cause::Protocol(_),
+                error: Some(ErrorCode::BAD_PREFACE),
+            }]
+        ),
+        "{:?}",
+        driven.heard
+    );
+}
+
+#[test]
+fn a_silent_connection_at_shutdown_is_closed_not_counted_as_a_refused_legacy_one() {
+    // FC-33 with FC-36: deciding legacy at shutdown would only refuse it.
+    let mut driven = Driven::new(&config(LegacyPolicy::Refuse));
+    let step = driven.connection.on_shutdown(driven.accepted + ms(20));
+    driven.record(step);
+    assert_eq!(
+        driven.heard,
+        [Heard::Closed {
+            cause: Cause::Ended,
+            error: None,
+        }]
+    );
+    // With legacy allowed it is decided legacy and gets its queue, as without authentication.
+    let mut allowed = Driven::new(&config(LegacyPolicy::Allow));
+    let step = allowed.connection.on_shutdown(allowed.accepted + ms(20));
+    allowed.record(step);
+    assert_eq!(allowed.heard, [Heard::WriterStarts(Profile::Legacy)]);
+}
