@@ -490,14 +490,19 @@ async fn serve_admitted(
             reader::serve_connection(&shared, read, write, stream, peer, addr, outbox).await;
         }
         #[cfg(feature = "tls")]
-        Transport::Tls(handshaker) => match handshaker.handshake(&shared, &stream, addr).await {
+        // Boxed: the handshake's state would otherwise enlarge every connection's task, plain or
+        // TLS, for its whole life.
+        Transport::Tls(handshaker) => match Box::pin(handshaker.handshake(&shared, &stream, addr))
+            .await
+        {
             Some((read, write)) => {
                 reader::serve_connection(&shared, read, write, stream, peer, addr, outbox).await;
             }
             None => {
                 // Never served: it leaves the room, and what was queued for it is dropped.
                 shared.hub.leave(peer);
-                close::linger_and_close(stream, &shared.config).await;
+                // Boxed, as the reader's: only a closing connection holds the linger's buffer.
+                Box::pin(close::linger_and_close(stream, &shared.config)).await;
             }
         },
     }

@@ -104,7 +104,9 @@ pub(super) async fn serve_connection<R: ReadHalf, W: WriteHalf>(
         &outbox,
         writer_end,
     );
-    linger_and_close(socket, &shared.config).await;
+    // Boxed: the linger's discard buffer would otherwise sit in every connection's task for its
+    // whole life, idle or not, though only a closing connection uses it.
+    Box::pin(linger_and_close(socket, &shared.config)).await;
 }
 
 /// What the reader hears: its socket, its writer, and, before the writer starts, the outbox and
