@@ -354,6 +354,10 @@ pub(crate) struct BenchArgs {
     /// TLS handshake with --tls, and for typed its WELCOME) and report connections per second.
     #[arg(long, value_name = "N")]
     handshakes: Option<u64>,
+    /// The process id of the server at --addr (on this machine): the report gives its CPU time
+    /// per delivery, user and system. Without --addr the bench's own process is measured.
+    #[arg(long, value_name = "PID", requires = "addr")]
+    server_pid: Option<u32>,
     #[cfg(feature = "tls")]
     #[command(flatten)]
     tls: TlsClientArgs,
@@ -420,6 +424,7 @@ impl BenchArgs {
             token: read_token(self.token_file.as_deref())?,
             tls,
             handshakes: self.handshakes,
+            server_pid: self.server_pid,
         })
     }
 }
