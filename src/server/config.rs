@@ -58,6 +58,12 @@ pub struct ServerConfig {
     /// A TLS listener beside the plain one (§10); `None` for none. Default `None`.
     #[cfg(feature = "tls")]
     pub tls: Option<super::TlsConfig>,
+    /// How many connections the kernel may hold, handshake done, until the server accepts them
+    /// (`listen(2)`'s backlog), on every listener. A short queue overflows whenever the accept
+    /// task is not scheduled for a few milliseconds, and each SYN dropped then costs its client a
+    /// one-second retransmit. Default [`ServerConfig::system_listen_backlog`]; the kernel caps it
+    /// at `net.core.somaxconn` whatever is asked.
+    pub listen_backlog: u32,
 }
 
 impl ServerConfig {
@@ -99,6 +105,9 @@ impl ServerConfig {
                 return Err(ServerConfigError::ZeroDuration { name });
             }
         }
+        if self.listen_backlog == 0 {
+            return Err(ServerConfigError::ZeroListenBacklog);
+        }
         #[cfg(feature = "tls")]
         if self
             .tls
@@ -137,7 +146,32 @@ impl Default for ServerConfig {
             auth: None,
             #[cfg(feature = "tls")]
             tls: None,
+            listen_backlog: ServerConfig::system_listen_backlog(),
         }
+    }
+}
+
+impl ServerConfig {
+    /// Where the system's largest listen backlog cannot be read (not Linux, or no `/proc`).
+    pub const FALLBACK_LISTEN_BACKLOG: u32 = 4096;
+
+    /// The largest listen backlog the system grants (Linux: `/proc/sys/net/core/somaxconn`), or
+    /// [`FALLBACK_LISTEN_BACKLOG`](Self::FALLBACK_LISTEN_BACKLOG) where it cannot be read: the
+    /// default of [`listen_backlog`](Self::listen_backlog).
+    ///
+    /// ```
+    /// use framechat::server::ServerConfig;
+    ///
+    /// let backlog = ServerConfig::system_listen_backlog();
+    /// assert!(backlog > 0);
+    /// assert_eq!(ServerConfig::default().listen_backlog, backlog);
+    /// ```
+    pub fn system_listen_backlog() -> u32 {
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .filter(|&backlog| backlog > 0)
+            .unwrap_or(Self::FALLBACK_LISTEN_BACKLOG)
     }
 }
 
@@ -156,6 +190,8 @@ pub enum ServerConfigError {
         /// The refused field, as [`ServerConfig`] spells it.
         name: &'static str,
     },
+    /// `listen_backlog` was zero: every connection would wait for a SYN retransmit.
+    ZeroListenBacklog,
     /// The per-peer queue bound in bytes cannot hold the largest message a peer may be sent, so
     /// every such message would make its recipient a slow consumer (FC-29).
     QueueSmallerThanMessage {
@@ -171,6 +207,9 @@ impl fmt::Display for ServerConfigError {
         match self {
             ServerConfigError::ZeroDuration { name } => {
                 write!(f, "{name} must be longer than zero")
+            }
+            ServerConfigError::ZeroListenBacklog => {
+                write!(f, "listen_backlog must be at least 1")
             }
             ServerConfigError::QueueSmallerThanMessage {
                 max_queue_bytes,

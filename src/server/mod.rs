@@ -229,9 +229,8 @@ impl Server {
     pub async fn bind(config: ServerConfig) -> Result<Server, BindError> {
         config.validate().map_err(BindError::Config)?;
         let listen_error = |addr| move |source| BindError::Listen { addr, source };
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(listen_error(config.addr))?;
+        let listener =
+            listen(config.addr, config.listen_backlog).map_err(listen_error(config.addr))?;
         let local_addr = listener.local_addr().map_err(listen_error(config.addr))?;
         #[cfg(feature = "tls")]
         let tls_listener = match &config.tls {
@@ -246,8 +245,7 @@ impl Server {
         let tls_addr = None;
         let metrics_listener = match config.metrics_addr {
             Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
+                listen(addr, config.listen_backlog)
                     .map_err(|source| BindError::MetricsListen { addr, source })?,
             ),
             None => None,
@@ -375,6 +373,19 @@ impl Server {
     }
 }
 
+/// Binds a listener on `addr` with a listen queue of `backlog` connections (the kernel caps it at
+/// `net.core.somaxconn`), as `TcpListener::bind` does with its fixed 128 otherwise:
+/// `SO_REUSEADDR` on Unix, so a restarted server can bind while old connections sit in TIME_WAIT.
+pub(super) fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(TcpListener::from(std::net::TcpListener::from(socket)))
+}
+
 /// Prints the metrics line every `interval` until the server shuts down, unless it would repeat
 /// the last line printed (an idle server).
 async fn print_metrics(shared: Arc<Shared>, interval: Duration) {
@@ -479,14 +490,19 @@ async fn serve_admitted(
             reader::serve_connection(&shared, read, write, stream, peer, addr, outbox).await;
         }
         #[cfg(feature = "tls")]
-        Transport::Tls(handshaker) => match handshaker.handshake(&shared, &stream, addr).await {
+        // Boxed: the handshake's state would otherwise enlarge every connection's task, plain or
+        // TLS, for its whole life.
+        Transport::Tls(handshaker) => match Box::pin(handshaker.handshake(&shared, &stream, addr))
+            .await
+        {
             Some((read, write)) => {
                 reader::serve_connection(&shared, read, write, stream, peer, addr, outbox).await;
             }
             None => {
                 // Never served: it leaves the room, and what was queued for it is dropped.
                 shared.hub.leave(peer);
-                close::linger_and_close(stream, &shared.config).await;
+                // Boxed, as the reader's: only a closing connection holds the linger's buffer.
+                Box::pin(close::linger_and_close(stream, &shared.config)).await;
             }
         },
     }

@@ -23,7 +23,11 @@ use super::{lock, ReadHalf, Shared, WriteHalf};
 use crate::hub::{CloseReason, Drain, HubConfig, PeerId, Weight};
 use crate::{Frame, Profile, UnixMicros};
 
-/// A connection's read buffer starts at this size and doubles up to `MAX_READ_BUF` when reads fill it.
+/// Reads of up to this many bytes need no heap buffer (see [`SocketReader`]): a preface, a few
+/// short frames.
+const SMALL_READ: usize = 512;
+/// A connection's heap read buffer starts at this size and doubles up to `MAX_READ_BUF` when
+/// reads fill it.
 const MIN_READ_BUF: usize = 4 * 1024;
 const MAX_READ_BUF: usize = 64 * 1024;
 
@@ -100,7 +104,9 @@ pub(super) async fn serve_connection<R: ReadHalf, W: WriteHalf>(
         &outbox,
         writer_end,
     );
-    linger_and_close(socket, &shared.config).await;
+    // Boxed: the linger's discard buffer would otherwise sit in every connection's task for its
+    // whole life, idle or not, though only a closing connection uses it.
+    Box::pin(linger_and_close(socket, &shared.config)).await;
 }
 
 /// What the reader hears: its socket, its writer, and, before the writer starts, the outbox and
@@ -336,30 +342,124 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
     shared.metrics.record_message(started.elapsed());
 }
 
-/// The socket's read side and its buffer, which starts small (most connections are chatty with
-/// short messages, so one costs 4 KiB until it streams) and doubles whenever a read fills it.
+/// The socket's read side and its buffers. An idle connection is most of a server's
+/// connections, and the decoder keeps a partial frame itself, so bytes live here only during the
+/// read that returns them: reads go into `small`, inside the task, until one fills it (a peer
+/// streaming); then into `buf` on the heap, which doubles whenever a read fills it and is given
+/// back as soon as a read would have fitted in `small` again.
 struct SocketReader<R> {
     stream: R,
+    small: [u8; SMALL_READ],
+    /// Empty (no allocation) unless the last read filled `small` or came through here at least
+    /// `SMALL_READ` bytes long.
     buf: Vec<u8>,
-    filled: bool,
+    /// The length of the last read.
+    last_read: usize,
 }
 
 impl<R: ReadHalf> SocketReader<R> {
     fn new(stream: R) -> SocketReader<R> {
         SocketReader {
             stream,
-            buf: vec![0; MIN_READ_BUF],
-            filled: false,
+            small: [0; SMALL_READ],
+            buf: Vec::new(),
+            last_read: 0,
         }
     }
 
     /// The next bytes the peer sent; empty at its end of stream.
     async fn read(&mut self) -> io::Result<&[u8]> {
-        if self.filled && self.buf.len() < MAX_READ_BUF {
+        if self.buf.is_empty() {
+            if self.last_read == SMALL_READ {
+                self.buf = vec![0; MIN_READ_BUF];
+            }
+        } else if self.last_read < SMALL_READ {
+            self.buf = Vec::new();
+        } else if self.last_read == self.buf.len() && self.buf.len() < MAX_READ_BUF {
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        let n = self.stream.read(&mut self.buf).await?;
-        self.filled = n == self.buf.len();
-        Ok(&self.buf[..n])
+        let into = if self.buf.is_empty() {
+            &mut self.small[..]
+        } else {
+            &mut self.buf[..]
+        };
+        let n = self.stream.read(into).await?;
+        self.last_read = n;
+        Ok(&into[..n])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::block_on;
+
+    /// A stream that returns its reads as given, one per call, then the end of stream.
+    struct Reads(std::collections::VecDeque<Vec<u8>>);
+
+    impl futures_io::AsyncRead for Reads {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            let Some(mut next) = self.0.pop_front() else {
+                return std::task::Poll::Ready(Ok(0));
+            };
+            let n = next.len().min(buf.len());
+            buf[..n].copy_from_slice(&next[..n]);
+            if n < next.len() {
+                self.0.push_front(next.split_off(n));
+            }
+            std::task::Poll::Ready(Ok(n))
+        }
+    }
+
+    fn reader(reads: &[usize]) -> SocketReader<Reads> {
+        let reads = reads.iter().map(|&n| vec![7u8; n]).collect();
+        SocketReader::new(Reads(reads))
+    }
+
+    #[test]
+    fn short_reads_allocate_nothing() {
+        let mut reader = reader(&[10, SMALL_READ - 1, 1]);
+        for expected in [10, SMALL_READ - 1, 1, 0] {
+            let got = block_on(reader.read()).expect("reads").len();
+            assert_eq!(got, expected);
+            assert_eq!(reader.buf.capacity(), 0);
+        }
+    }
+
+    #[test]
+    fn a_read_that_fills_the_small_buffer_moves_to_the_heap_and_back_when_reads_shrink() {
+        let mut reader = reader(&[SMALL_READ, 3 * SMALL_READ, 100, 5]);
+        assert_eq!(block_on(reader.read()).expect("reads").len(), SMALL_READ);
+        assert_eq!(reader.buf.capacity(), 0);
+        // The peer streams: the next read may take a whole MIN_READ_BUF.
+        assert_eq!(
+            block_on(reader.read()).expect("reads").len(),
+            3 * SMALL_READ
+        );
+        assert_eq!(reader.buf.len(), MIN_READ_BUF);
+        assert_eq!(block_on(reader.read()).expect("reads").len(), 100);
+        assert_eq!(reader.buf.len(), MIN_READ_BUF);
+        // The last read fitted in `small`: the heap buffer is given back before this one.
+        assert_eq!(block_on(reader.read()).expect("reads").len(), 5);
+        assert_eq!(reader.buf.capacity(), 0);
+    }
+
+    #[test]
+    fn reads_that_fill_the_heap_buffer_double_it_up_to_its_bound() {
+        let mut reader = reader(&[SMALL_READ, 1 << 20]);
+        let mut sizes = Vec::new();
+        let _ = block_on(reader.read()).expect("reads");
+        while reader.buf.len() < MAX_READ_BUF {
+            let n = block_on(reader.read()).expect("reads").len();
+            assert_eq!(n, reader.buf.len(), "a read fills the heap buffer");
+            sizes.push(n);
+        }
+        assert_eq!(sizes.first(), Some(&MIN_READ_BUF));
+        let n = block_on(reader.read()).expect("reads").len();
+        assert_eq!((n, reader.buf.len()), (MAX_READ_BUF, MAX_READ_BUF));
     }
 }

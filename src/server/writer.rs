@@ -18,8 +18,7 @@ use super::{lock, ServerConfig, Shared, WriteHalf};
 use crate::hub::{CloseReason, Drain, Outbox, PeerId};
 use crate::{Encoder, ErrorCode, Frame, Profile};
 
-/// A writer's output buffer: its initial capacity, and the most it keeps between writes.
-const MIN_OUT: usize = 4 * 1024;
+/// The most output buffer a writer keeps between writes while its outbox still gives more.
 const MAX_RETAINED_OUT: usize = 256 * 1024;
 
 /// How a writer ended, for the disconnect's log line.
@@ -167,7 +166,9 @@ pub(super) async fn close_within<W: WriteHalf>(stream: &mut W, limit: Duration) 
     let _ = async_std::io::timeout(limit, stream.close()).await;
 }
 
-/// The writer's encoding state: one output buffer shared by every frame of a batch.
+/// The writer's encoding state: one output buffer shared by every frame of a batch. Its buffers
+/// are allocated only while there is something in them: a writer waiting on an empty outbox (an
+/// idle connection) holds no heap memory of its own.
 struct PeerWriter {
     encoder: Encoder,
     out: Vec<u8>,
@@ -181,7 +182,7 @@ impl PeerWriter {
     fn new(encoder: Encoder) -> PeerWriter {
         PeerWriter {
             encoder,
-            out: Vec::with_capacity(MIN_OUT),
+            out: Vec::new(),
             scratch: String::new(),
             frames: 0,
         }
@@ -210,7 +211,17 @@ impl PeerWriter {
             if wrote {
                 *lock(&link.last_write) = Some(Instant::now());
             }
-            let drained = poll_fn(|cx| outbox.poll_drain(cx, &mut batch)).await;
+            let drained = poll_fn(|cx| {
+                let drained = outbox.poll_drain(cx, &mut batch);
+                if drained.is_pending() {
+                    // Nothing more to write for now, maybe for minutes: keep no buffers.
+                    self.out = Vec::new();
+                    self.scratch = String::new();
+                    batch = Vec::new();
+                }
+                drained
+            })
+            .await;
             for message in batch.drain(..) {
                 self.put_outgoing(&message);
             }
@@ -241,7 +252,7 @@ impl PeerWriter {
         self.frames = 0;
         if self.out.capacity() > MAX_RETAINED_OUT {
             // A burst grew the buffer: give the memory back instead of keeping it per peer.
-            self.out = Vec::with_capacity(MIN_OUT);
+            self.out = Vec::new();
         }
         Ok(())
     }

@@ -95,6 +95,10 @@ pub(crate) struct ServeArgs {
     /// anyone who reaches the port read every message: only for a trusted network.
     #[arg(long, requires = "auth_tokens", value_enum, default_value_t = LegacyPolicyArg::Refuse)]
     legacy_policy: LegacyPolicyArg,
+    /// How many connections the kernel queues until they are accepted, on every listener
+    /// [default: the system's maximum, net.core.somaxconn, or 4096 where it cannot be read].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    listen_backlog: Option<u32>,
     #[cfg(feature = "tls")]
     #[command(flatten)]
     tls: TlsServeArgs,
@@ -187,6 +191,9 @@ impl ServeArgs {
             auth: self.auth()?,
             #[cfg(feature = "tls")]
             tls: self.tls.config()?,
+            listen_backlog: self
+                .listen_backlog
+                .unwrap_or_else(ServerConfig::system_listen_backlog),
         };
         config.validate().map_err(|err| match err {
             ServerConfigError::ZeroDuration { name } => {
@@ -347,6 +354,10 @@ pub(crate) struct BenchArgs {
     /// TLS handshake with --tls, and for typed its WELCOME) and report connections per second.
     #[arg(long, value_name = "N")]
     handshakes: Option<u64>,
+    /// The process id of the server at --addr (on this machine): the report gives its CPU time
+    /// per delivery, user and system. Without --addr the bench's own process is measured.
+    #[arg(long, value_name = "PID", requires = "addr")]
+    server_pid: Option<u32>,
     #[cfg(feature = "tls")]
     #[command(flatten)]
     tls: TlsClientArgs,
@@ -413,6 +424,7 @@ impl BenchArgs {
             token: read_token(self.token_file.as_deref())?,
             tls,
             handshakes: self.handshakes,
+            server_pid: self.server_pid,
         })
     }
 }

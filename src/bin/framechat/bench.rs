@@ -8,6 +8,7 @@
 //! either profile, the notebook's Python server (legacy), or a NATS server (every client subscribes to one
 //! subject and publishes to it, so it receives its own message back and every other client's).
 
+mod cpu;
 mod nats;
 
 use std::collections::VecDeque;
@@ -77,6 +78,9 @@ pub(crate) struct BenchConfig {
     /// Measure connection setup instead of the load: open this many connections one after
     /// another. `None` for the load.
     pub handshakes: Option<u64>,
+    /// The process of the server at `addr`, whose CPU time the report divides by the deliveries.
+    /// Ignored for an in-process server, whose process is the bench's own.
+    pub server_pid: Option<u32>,
 }
 
 impl BenchConfig {
@@ -99,6 +103,7 @@ impl Default for BenchConfig {
             token: None,
             tls: None,
             handshakes: None,
+            server_pid: None,
         }
     }
 }
@@ -146,6 +151,38 @@ pub(crate) struct Report {
     pub nodes: f64,
     /// The capacity inputs.
     pub utilization: f64,
+    /// The server's CPU time over the load, when its process could be read.
+    pub server_cpu: Option<ServerCpu>,
+}
+
+/// A server's CPU time over the load (from the first client's start to the last one's end), and
+/// per delivery. `/proc` counts in 10 ms ticks: a load shorter than a second reads coarsely.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ServerCpu {
+    /// User CPU, seconds.
+    pub user_s: f64,
+    /// System CPU, seconds.
+    pub system_s: f64,
+    /// User CPU per delivery received, microseconds.
+    pub user_us_per_delivery: f64,
+    /// System CPU per delivery received, microseconds.
+    pub system_us_per_delivery: f64,
+    /// The process measured is the bench's own (an in-process server): the clients' CPU is in it,
+    /// so it bounds the server's from above.
+    pub includes_clients: bool,
+}
+
+impl ServerCpu {
+    fn new(spent: cpu::CpuTimes, deliveries: u64, includes_clients: bool) -> ServerCpu {
+        let per_delivery = |time: Duration| time.as_secs_f64() * 1e6 / deliveries.max(1) as f64;
+        ServerCpu {
+            user_s: spent.user.as_secs_f64(),
+            system_s: spent.system.as_secs_f64(),
+            user_us_per_delivery: per_delivery(spent.user),
+            system_us_per_delivery: per_delivery(spent.system),
+            includes_clients,
+        }
+    }
 }
 
 /// Clients that lost deliveries for one reason.
@@ -329,6 +366,11 @@ pub(crate) async fn run(
         // accepts settle, or the first broadcasts would miss late registrants.
         task::sleep(LEGACY_SETTLE).await;
     }
+    let measured = match (&in_process, config.server_pid) {
+        (Some(_), _) => Some(cpu::Process::Own),
+        (None, pid) => pid.map(cpu::Process::Pid),
+    };
+    let cpu_before = measured.and_then(cpu::Process::times);
     let start = Instant::now();
     drop(go);
     if let Load::Duration(limit) = config.load {
@@ -349,13 +391,25 @@ pub(crate) async fn run(
     for client in clients {
         client.await?;
     }
+    let cpu_spent = measured
+        .and_then(cpu::Process::times)
+        .zip(cpu_before)
+        .map(|(after, before)| after.since(before));
     let last = lock(&tally.last_delivery).unwrap_or_else(Instant::now);
     let elapsed_s = last.duration_since(start).as_secs_f64().max(1e-9);
     let server_relay_ms = match in_process {
         Some(server) => Some(server.stop().await.avg_service_ms),
         None => None,
     };
-    Ok(Report::new(config, &tally, elapsed_s, server_relay_ms))
+    let mut report = Report::new(config, &tally, elapsed_s, server_relay_ms);
+    report.server_cpu = cpu_spent.map(|spent| {
+        ServerCpu::new(
+            spent,
+            report.deliveries,
+            measured == Some(cpu::Process::Own),
+        )
+    });
+    Ok(report)
 }
 
 /// The framechat server `run` starts when it is given no address.
@@ -439,6 +493,7 @@ impl Report {
             cluster_rps: config.nodes * rps_per_node * config.utilization,
             nodes: config.nodes,
             utilization: config.utilization,
+            server_cpu: None,
         }
     }
 }
@@ -887,6 +942,13 @@ impl Report {
             "avg_service_ms": rounded(self.avg_service_ms, 6),
             "server_relay_ms": self.server_relay_ms.map(|ms| rounded(ms, 6)),
             "latency_us": { "p50": p50, "p90": p90, "p99": p99, "p99_9": p999, "max": max },
+            "server_cpu": self.server_cpu.map(|cpu| serde_json::json!({
+                "user_s": rounded(cpu.user_s, 3),
+                "system_s": rounded(cpu.system_s, 3),
+                "user_us_per_delivery": rounded(cpu.user_us_per_delivery, 4),
+                "system_us_per_delivery": rounded(cpu.system_us_per_delivery, 4),
+                "includes_clients": cpu.includes_clients,
+            })),
             "capacity": {
                 "nodes": self.nodes,
                 "utilization": self.utilization,
@@ -927,6 +989,21 @@ impl Report {
             Target::Typed | Target::Nats => "end to end, sender to every receiver",
         };
         let over = if self.tls { " over TLS" } else { "" };
+        let cpu = match self.server_cpu {
+            Some(cpu) => format!(
+                "\nserver CPU         {:.3} µs/delivery user + {:.3} µs system ({:.2} s + {:.2} s{})",
+                cpu.user_us_per_delivery,
+                cpu.system_us_per_delivery,
+                cpu.user_s,
+                cpu.system_s,
+                if cpu.includes_clients {
+                    "; in-process: the clients' CPU included"
+                } else {
+                    ""
+                },
+            ),
+            None => String::new(),
+        };
         format!(
             "target {:?}{over}: {} clients, {} B messages, window {}\n\
              messages sent      {}\n\
@@ -934,7 +1011,7 @@ impl Report {
              echo rps           {:.0}\n\
              deliveries/s       {:.0}  ({} deliveries)\n\
              lost               {}{}\n\
-             avg service        {:.4} ms (1 / echo rps){relay}\n\
+             avg service        {:.4} ms (1 / echo rps){relay}{cpu}\n\
              latency ({latency_kind}): p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, max {} µs\n\
              capacity: rps_per_node ≈ 1 / avg_service_time = {:.0}; \
              cluster_rps ≈ {} nodes × {:.0} × {} utilization = {:.0}",

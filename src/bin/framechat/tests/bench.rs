@@ -83,6 +83,7 @@ fn the_bench_loses_nothing_against_an_in_process_typed_server() {
             "lost",
             "lost_by",
             "messages_sent",
+            "server_cpu",
             "server_relay_ms",
             "size",
             "target",
@@ -97,6 +98,32 @@ fn the_bench_loses_nothing_against_an_in_process_typed_server() {
         keys(&json["capacity"]),
         ["cluster_rps", "nodes", "rps_per_node", "utilization"]
     );
+}
+
+#[test]
+fn the_report_gives_the_server_cpu_per_delivery_of_an_in_process_server() {
+    // Enough load for the 10 ms ticks of /proc to count both kinds of CPU time.
+    let config = BenchConfig {
+        clients: 10,
+        load: Load::Messages(2000),
+        window: 16,
+        ..small(Target::Typed, None)
+    };
+    let report = run(&config);
+    assert_complete(&report, &config);
+    let cpu = report
+        .server_cpu
+        .expect("the bench's own process is readable");
+    assert!(cpu.includes_clients, "in-process: the bench's own process");
+    assert!(cpu.user_s > 0.0 && cpu.system_s > 0.0, "{cpu:?}");
+    let deliveries = report.deliveries as f64;
+    assert!((cpu.user_us_per_delivery * deliveries / 1e6 - cpu.user_s).abs() < 1e-9);
+    assert!((cpu.system_us_per_delivery * deliveries / 1e6 - cpu.system_s).abs() < 1e-9);
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("JSON");
+    let field = |name: &str| json["server_cpu"][name].as_f64().unwrap_or(0.0);
+    assert!(field("user_us_per_delivery") > 0.0 && field("system_us_per_delivery") > 0.0);
+    assert_eq!(json["server_cpu"]["includes_clients"], true);
+    assert!(report.to_text().contains("µs/delivery user"));
 }
 
 #[test]
@@ -146,13 +173,21 @@ fn the_bench_drives_the_seed_python_server_with_the_legacy_profile() {
     );
     let stdout = server.0.stdout.take().expect("piped stdout");
     let port = port_from_output(stdout, |line| line.strip_prefix("listening ")?.parse().ok());
-    let config = small(
-        Target::Legacy,
-        Some(SocketAddr::from(([127, 0, 0, 1], port))),
-    );
+    let config = BenchConfig {
+        server_pid: Some(server.0.id()),
+        ..small(
+            Target::Legacy,
+            Some(SocketAddr::from(([127, 0, 0, 1], port))),
+        )
+    };
     let report = run(&config);
     assert_complete(&report, &config);
     assert_eq!(report.server_relay_ms, None);
+    // --server-pid: the server's own process, not the bench's.
+    let cpu = report
+        .server_cpu
+        .expect("the server's /proc/PID/stat is readable");
+    assert!(!cpu.includes_clients);
 }
 
 #[test]
