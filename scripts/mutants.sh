@@ -21,20 +21,26 @@ fi
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 
 run_area() {
-  local area=$1 out=target/mutants/$1
+  local area=$1 out=target/mutants/$1 status=0
+  mkdir -p "$out"
   case $area in
     codec)
       # The codec's own tests: its unit tests, the vectors, the properties, the memory bounds and
       # the observers. The features are the fewest that build them.
       cargo mutants -f 'src/codec/**/*.rs' --no-default-features --features std -j 1 -o "$out" \
         -- --lib --test vectors --test properties --test quickcheck_properties --test memory \
-        --test codec_observers || true ;;
+        --test codec_observers || status=$? ;;
     hub)
       cargo mutants -f 'src/hub/*.rs' --no-default-features --features hub -j 1 -o "$out" \
-        -- --lib --test hub || true ;;
+        -- --lib --test hub || status=$? ;;
     *) echo "unknown area $area (codec, hub or all)" >&2; exit 2 ;;
   esac
-  summarize "$area" "$out/mutants.out"
+  # cargo-mutants exits 2 when some mutants were missed and 3 when some timed out: measured
+  # either way. Anything else (the baseline failing, a bad option) measured nothing.
+  case $status in
+    0|2|3) summarize "$area" "$out/mutants.out" ;;
+    *) echo "$area: cargo mutants failed (exit $status): nothing was measured"; failed=1 ;;
+  esac
 }
 
 # Lines of a cargo-mutants outcome file without the `:line:col` that moves with every edit.
@@ -47,8 +53,9 @@ summarize() {
   timeout=$(descriptions "$dir/timeout.txt" | grep -c . || true)
   unviable=$(descriptions "$dir/unviable.txt" | grep -c . || true)
   viable=$((caught + missed + timeout))
+  if [ "$viable" -eq 0 ]; then echo "$area: no viable mutant was tested"; failed=1; return; fi
   # A timeout is a mutant the tests stopped (an endless loop): caught, as cargo-mutants counts it.
-  local share=$(( viable == 0 ? 100 : 100 * (caught + timeout) / viable ))
+  local share=$(( 100 * (caught + timeout) / viable ))
   echo "$area: $((caught + timeout)) of $viable viable mutants caught ($share%), $missed missed," \
     "$timeout by timeout; $unviable unviable"
   local unexplained

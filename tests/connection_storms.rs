@@ -79,3 +79,56 @@ fn by_default_the_listen_backlog_is_the_systems_largest() {
         Err(_) => assert_eq!(default, ServerConfig::FALLBACK_LISTEN_BACKLOG),
     }
 }
+
+/// §8.7: past the connection limit, at most 64 refusals (each waiting out a detection window to
+/// know whether to send SERVER_FULL) run at once; a connection beyond them is closed at its accept,
+/// so a flood past the limit costs the server an accept each, not a task and a window.
+#[test]
+fn past_64_refusals_in_flight_a_connection_is_closed_at_once() {
+    use std::io::Read;
+    const HELD_REFUSALS: usize = 64;
+    const EXTRA: usize = 6;
+    task::block_on(async {
+        let config = ServerConfig {
+            // No refusal may end by its window running out while the test looks.
+            detect_window: Duration::from_secs(60),
+            hub: framechat::hub::HubConfig::new(1, 1024, 8 << 20).expect("non-zero bounds"),
+            ..config(ServerConfig::system_listen_backlog())
+        };
+        let server = Server::bind(config).await.expect("binds");
+        let (addr, handle) = (server.local_addr(), server.handle());
+        let running = task::spawn(server.run());
+        let connect = || StdTcpStream::connect_timeout(&addr, WAIT).expect("connects");
+        let admitted = connect();
+        let mut silent = Vec::new();
+        for expected in 1..=HELD_REFUSALS as u64 {
+            silent.push(connect());
+            // One at a time, so the server has accepted each before the next: the 64 in flight
+            // are these, whatever the scheduler does.
+            let deadline = Instant::now() + WAIT;
+            while handle.metrics().connections_refused < expected && Instant::now() < deadline {
+                task::sleep(Duration::from_millis(2)).await;
+            }
+            assert_eq!(handle.metrics().connections_refused, expected);
+        }
+        for extra in 0..EXTRA {
+            let mut flood = connect();
+            flood.set_read_timeout(Some(WAIT)).expect("a read timeout");
+            let mut byte = [0u8; 1];
+            // A close, not a read that timed out: the server ended it (FIN) or reset it.
+            match flood.read(&mut byte) {
+                Ok(0) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {}
+                other => panic!("connection {extra} past the 64 got {other:?}, not a close"),
+            }
+        }
+        assert_eq!(
+            handle.metrics().connections_refused,
+            (HELD_REFUSALS + EXTRA) as u64,
+            "every one is counted as refused"
+        );
+        handle.shutdown();
+        running.await.expect("runs");
+        drop((admitted, silent));
+    });
+}

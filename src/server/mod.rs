@@ -115,7 +115,14 @@ struct Shared {
     shutdown_heard: async_std::channel::Receiver<()>,
     /// Connection tasks still running.
     active: AtomicU64,
+    /// Connections past the limit still being refused (FC-31): each costs a detection window and,
+    /// for TLS, a handshake, so only [`REFUSALS_IN_FLIGHT`] run at once (§8.7).
+    refusing: AtomicU64,
 }
+
+/// How many connections past the limit may be refused with an ERROR at once; beyond them a
+/// connection is closed at its accept, without a frame (§8.7).
+const REFUSALS_IN_FLIGHT: u64 = 64;
 
 impl Shared {
     /// The metrics now; slow consumers as the hub counts them (every overflow, whichever message
@@ -234,7 +241,7 @@ impl Server {
         let local_addr = listener.local_addr().map_err(listen_error(config.addr))?;
         #[cfg(feature = "tls")]
         let tls_listener = match &config.tls {
-            Some(tls) => Some(tls::bind(tls).await?),
+            Some(tls) => Some(tls::bind(tls, config.listen_backlog)?),
             None => None,
         };
         #[cfg(feature = "tls")]
@@ -261,6 +268,7 @@ impl Server {
             shutdown_signal,
             shutdown_heard,
             active: AtomicU64::new(0),
+            refusing: AtomicU64::new(0),
         });
         Ok(Server {
             listener,
@@ -446,6 +454,13 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr, transport: &
         }
         Err(JoinError::Full { max_peers }) => {
             Metrics::add(&shared.metrics.connections_refused, 1);
+            if shared.refusing.fetch_add(1, Ordering::AcqRel) >= REFUSALS_IN_FLIGHT {
+                // A flood past the limit: closing at once keeps its cost at an accept (§8.7).
+                shared.refusing.fetch_sub(1, Ordering::AcqRel);
+                log::debug!("closing {addr} at once: {REFUSALS_IN_FLIGHT} refusals in flight");
+                let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
             log::warn!("refusing {addr}: at the connection limit of {max_peers}");
             // Counted as active, so a shutdown waits for it like for any connection.
             shared.active.fetch_add(1, Ordering::AcqRel);
@@ -466,6 +481,7 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr, transport: &
                         }
                     }
                 }
+                shared.refusing.fetch_sub(1, Ordering::AcqRel);
                 shared.active.fetch_sub(1, Ordering::AcqRel);
             });
         }

@@ -305,11 +305,14 @@ pub(super) struct Handshaker {
     local_addr: SocketAddr,
 }
 
-/// Binds the TLS listener of `config`.
-pub(super) async fn bind(config: &TlsConfig) -> Result<(TcpListener, Handshaker), BindError> {
+/// Binds the TLS listener of `config`, with a listen queue of `backlog` as the plain one's.
+pub(super) fn bind(
+    config: &TlsConfig,
+    backlog: u32,
+) -> Result<(TcpListener, Handshaker), BindError> {
     let addr = config.addr;
     let listen_error = |source| BindError::TlsListen { addr, source };
-    let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+    let listener = super::listen(addr, backlog).map_err(listen_error)?;
     let local_addr = listener.local_addr().map_err(listen_error)?;
     let handshaker = Handshaker {
         acceptor: TlsAcceptor::from(config.identity.server_config.clone()),
