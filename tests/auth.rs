@@ -5,16 +5,17 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_std::net::TcpStream;
 use async_std::task;
 use framechat::futures::{FrameSink, FrameStream};
-use framechat::server::{
-    AuthConfig, LegacyPolicy, Server, ServerConfig, ServerHandle, Snapshot, TokenSet,
-};
+use framechat::server::{AuthConfig, LegacyPolicy, ServerConfig, TokenSet};
 use framechat::{AuthScheme, Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
 use futures_lite::StreamExt as _;
+
+mod server_support;
+use server_support::{metrics_until, start};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// Typed clients here send their preface at once; a descheduled one must not be judged legacy.
@@ -40,46 +41,6 @@ fn requiring_token(legacy: LegacyPolicy) -> AuthConfig {
     AuthConfig {
         legacy,
         ..AuthConfig::new(tokens)
-    }
-}
-
-struct Running {
-    handle: ServerHandle,
-    task: task::JoinHandle<std::io::Result<Snapshot>>,
-}
-
-impl Running {
-    async fn start(config: ServerConfig) -> Running {
-        let server = Server::bind(config).await.expect("bind to a free port");
-        let handle = server.handle();
-        Running {
-            handle,
-            task: task::spawn(server.run()),
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.handle.local_addr()
-    }
-
-    /// Waits until the metrics satisfy `ready`, bounded by the wait.
-    async fn metrics_until(&self, ready: impl Fn(&Snapshot) -> bool) -> Snapshot {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let now = self.handle.metrics();
-            if ready(&now) || Instant::now() > deadline {
-                return now;
-            }
-            task::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    async fn stop(self) -> Snapshot {
-        self.handle.shutdown();
-        async_std::future::timeout(WAIT * 2, self.task)
-            .await
-            .expect("shutdown finishes within the wait")
-            .expect("server ran without an I/O error")
     }
 }
 
@@ -195,7 +156,7 @@ fn without_authentication_clients_with_and_without_auth_are_welcomed_and_relayed
     // §8.9: authentication is off by default; a server that knows AUTH but does not require it
     // ignores it, as an old server skips it (FC-11).
     task::block_on(async {
-        let server = Running::start(config(None)).await;
+        let server = start(config(None)).await;
         let (mut plain_reader, mut plain_writer) = welcomed(server.addr(), None).await;
         let (mut auth_reader, mut auth_writer) = welcomed(server.addr(), Some("any token")).await;
         say(&mut plain_reader, &mut plain_writer, "from plain").await;
@@ -213,7 +174,7 @@ fn without_authentication_clients_with_and_without_auth_are_welcomed_and_relayed
 fn an_admitted_token_gets_welcome_and_relays() {
     // FC-34: WELCOME after the AUTH, then the room as usual.
     task::block_on(async {
-        let server = Running::start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
+        let server = start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
         let (mut a_reader, mut a_writer) = welcomed(server.addr(), Some(TOKEN)).await;
         let (mut b_reader, _b_writer) = welcomed(server.addr(), Some(TOKEN)).await;
         say(&mut a_reader, &mut a_writer, "hello b").await;
@@ -229,7 +190,7 @@ fn an_admitted_token_gets_welcome_and_relays() {
 fn a_chat_sent_with_the_preface_and_auth_is_relayed_after_the_welcome() {
     // §8.3 with §8.9: one write, no round trip, nothing lost.
     task::block_on(async {
-        let server = Running::start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
+        let server = start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
         let (mut reader, _writer) =
             typed_connect(server.addr(), &[auth(TOKEN), chat("at once")]).await;
         assert!(matches!(recv(&mut reader).await, Frame::Welcome { .. }));
@@ -245,7 +206,7 @@ fn a_chat_sent_with_the_preface_and_auth_is_relayed_after_the_welcome() {
 fn a_token_not_admitted_gets_unauthorized_and_its_messages_reach_no_one() {
     // FC-34: ERROR UNAUTHORIZED as the only frame; the CHAT sent with the bad AUTH is not relayed.
     task::block_on(async {
-        let server = Running::start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
+        let server = start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
         let (mut member_reader, mut member_writer) = welcomed(server.addr(), Some(TOKEN)).await;
         let (mut intruder, _intruder_writer) =
             typed_connect(server.addr(), &[auth("guessed"), chat("leak")]).await;
@@ -256,7 +217,7 @@ fn a_token_not_admitted_gets_unauthorized_and_its_messages_reach_no_one() {
         );
         // Had "leak" been relayed, its BROADCAST would reach the member before this ECHO.
         say(&mut member_reader, &mut member_writer, "still alone").await;
-        let metrics = server.metrics_until(|m| m.auth_refused == 1).await;
+        let metrics = metrics_until(&server.handle, |m| m.auth_refused == 1).await;
         assert_eq!(metrics.auth_refused, 1);
         assert_eq!(metrics.messages_total, 1);
         server.stop().await;
@@ -267,10 +228,10 @@ fn a_token_not_admitted_gets_unauthorized_and_its_messages_reach_no_one() {
 fn a_typed_client_without_auth_gets_unauthorized() {
     // FC-34 and §8.9's old client: its first frame is a CHAT.
     task::block_on(async {
-        let server = Running::start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
+        let server = start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
         let (mut old_client, _writer) = typed_connect(server.addr(), &[chat("hi")]).await;
         refused_with(&mut old_client, ErrorCode::UNAUTHORIZED).await;
-        let metrics = server.metrics_until(|m| m.auth_refused == 1).await;
+        let metrics = metrics_until(&server.handle, |m| m.auth_refused == 1).await;
         assert_eq!((metrics.auth_refused, metrics.messages_total), (1, 0));
         server.stop().await;
     });
@@ -284,11 +245,11 @@ fn a_silent_typed_connection_is_closed_by_the_authentication_deadline() {
             deadline: Duration::from_millis(300),
             ..requiring_token(LegacyPolicy::Refuse)
         };
-        let server = Running::start(config(Some(auth))).await;
+        let server = start(config(Some(auth))).await;
         let (mut silent, _writer) = typed_connect(server.addr(), &[]).await;
         let reason = refused_with(&mut silent, ErrorCode::TIMEOUT).await;
         assert!(reason.contains("authentication deadline"), "{reason}");
-        let metrics = server.metrics_until(|m| m.timeouts == 1).await;
+        let metrics = metrics_until(&server.handle, |m| m.timeouts == 1).await;
         assert_eq!((metrics.timeouts, metrics.auth_refused), (1, 0));
         server.stop().await;
     });
@@ -298,13 +259,13 @@ fn a_silent_typed_connection_is_closed_by_the_authentication_deadline() {
 fn a_legacy_client_is_refused_without_a_frame_and_counted() {
     // FC-36, `refuse`: a legacy client connected before a relay gets neither it nor anything else.
     task::block_on(async {
-        let server = Running::start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
+        let server = start(config(Some(requiring_token(LegacyPolicy::Refuse)))).await;
         let mut legacy = legacy_client(server.addr());
         let (mut member_reader, mut member_writer) = welcomed(server.addr(), Some(TOKEN)).await;
         say(&mut member_reader, &mut member_writer, "members only").await;
         legacy.write_all(&legacy_frame("let me in")).expect("send");
         assert_eq!(legacy_recv(&mut legacy), None, "closed without a frame");
-        let metrics = server.metrics_until(|m| m.legacy_refused == 1).await;
+        let metrics = metrics_until(&server.handle, |m| m.legacy_refused == 1).await;
         assert_eq!(metrics.legacy_refused, 1);
         assert_eq!(
             metrics.messages_total, 1,
@@ -318,7 +279,7 @@ fn a_legacy_client_is_refused_without_a_frame_and_counted() {
 fn a_legacy_client_allowed_joins_unauthenticated() {
     // FC-36, `allow`: the seed's client, as without authentication.
     task::block_on(async {
-        let server = Running::start(config(Some(requiring_token(LegacyPolicy::Allow)))).await;
+        let server = start(config(Some(requiring_token(LegacyPolicy::Allow)))).await;
         let (mut member_reader, _member_writer) = welcomed(server.addr(), Some(TOKEN)).await;
         let mut legacy = legacy_client(server.addr());
         legacy.write_all(&legacy_frame("hi")).expect("send");

@@ -9,17 +9,17 @@ use async_std::net::TcpStream;
 use async_std::task;
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::hub::HubConfig;
-use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot};
+use framechat::server::{Server, ServerConfig, ServerHandle};
 use framechat::wire::PREFACE;
 use framechat::{Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
 use futures_lite::StreamExt as _;
 
 /// A generous bound on waiting for an event (a frame, an end of stream, a count): only a lost
 /// event reaches it, never a slow machine.
-const WAIT: Duration = Duration::from_secs(10);
+mod server_support;
+use server_support::{metrics_until, start, Running};
 
-/// How long `stop` may take: the shutdown grace, the server's unwinding, and a wait to spare.
-const STOP_WITHIN: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(10);
 
 /// A detection window no typed client can miss, however late a loaded machine runs it between
 /// its connect and its preface (FC-27): a test whose typed client were judged legacy would fail
@@ -49,34 +49,6 @@ fn silence_config() -> ServerConfig {
     ServerConfig {
         detect_window: SHORT_WINDOW,
         ..config()
-    }
-}
-
-struct Running {
-    handle: ServerHandle,
-    task: task::JoinHandle<std::io::Result<Snapshot>>,
-}
-
-impl Running {
-    fn addr(&self) -> SocketAddr {
-        self.handle.local_addr()
-    }
-
-    async fn stop(self) -> Snapshot {
-        self.handle.shutdown();
-        async_std::future::timeout(STOP_WITHIN, self.task)
-            .await
-            .expect("shutdown finishes within the wait")
-            .expect("server ran without an I/O error")
-    }
-}
-
-async fn start(config: ServerConfig) -> Running {
-    let server = Server::bind(config).await.expect("bind to a free port");
-    let handle = server.handle();
-    Running {
-        handle,
-        task: task::spawn(server.run()),
     }
 }
 
@@ -174,18 +146,6 @@ fn text(frame: &Frame) -> &str {
 async fn admitted(handle: &ServerHandle, n: u64) {
     let metrics = metrics_until(handle, |m| m.connections_total >= n).await;
     assert!(metrics.connections_total >= n, "{n} connections admitted");
-}
-
-/// Waits until the server's metrics satisfy `ready`, bounded.
-async fn metrics_until(handle: &ServerHandle, ready: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let now = handle.metrics();
-        if ready(&now) || Instant::now() > deadline {
-            return now;
-        }
-        task::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[test]

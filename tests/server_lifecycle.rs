@@ -12,9 +12,12 @@ use async_std::net::TcpStream;
 use async_std::task;
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::hub::HubConfig;
-use framechat::server::{Server, ServerConfig, ServerHandle, Snapshot};
+use framechat::server::ServerConfig;
 use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
 use futures_lite::StreamExt as _;
+
+mod server_support;
+use server_support::{metrics_until, start};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// A detection window no test outlasts: a connection still undecided at its end was decided by
@@ -32,34 +35,6 @@ fn config() -> ServerConfig {
         detect_window: UNMISSABLE_WINDOW,
         shutdown_grace: Duration::from_secs(5),
         ..ServerConfig::default()
-    }
-}
-
-struct Running {
-    handle: ServerHandle,
-    task: task::JoinHandle<std::io::Result<Snapshot>>,
-}
-
-impl Running {
-    fn addr(&self) -> SocketAddr {
-        self.handle.local_addr()
-    }
-
-    async fn stop(self) -> Snapshot {
-        self.handle.shutdown();
-        async_std::future::timeout(WAIT * 2, self.task)
-            .await
-            .expect("shutdown finishes within the wait")
-            .expect("server ran without an I/O error")
-    }
-}
-
-async fn start(config: ServerConfig) -> Running {
-    let server = Server::bind(config).await.expect("bind to a free port");
-    let handle = server.handle();
-    Running {
-        handle,
-        task: task::spawn(server.run()),
     }
 }
 
@@ -122,18 +97,6 @@ fn legacy_recv(sock: &mut StdTcpStream) -> Option<String> {
     let mut text = vec![0u8; u32::from_be_bytes(header) as usize];
     sock.read_exact(&mut text).expect("a legacy payload");
     Some(String::from_utf8(text).expect("UTF-8 text"))
-}
-
-/// Waits until the server's metrics satisfy `ready`, bounded by the wait.
-async fn metrics_until(handle: &ServerHandle, ready: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let now = handle.metrics();
-        if ready(&now) || Instant::now() > deadline {
-            return now;
-        }
-        task::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[test]

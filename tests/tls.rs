@@ -6,15 +6,13 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_std::net::TcpStream;
 use async_std::task;
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::hub::HubConfig;
-use framechat::server::{
-    AuthConfig, Server, ServerConfig, ServerHandle, Snapshot, TlsConfig, TlsIdentity, TokenSet,
-};
+use framechat::server::{AuthConfig, Server, ServerConfig, TlsConfig, TlsIdentity, TokenSet};
 use framechat::wire::PREFACE;
 use framechat::{AuthScheme, Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
 use futures_lite::io::{split, ReadHalf, WriteHalf};
@@ -26,10 +24,10 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
 /// A generous bound on waiting for an event (a frame, an end of stream, a count): only a lost
 /// event reaches it, never a slow machine.
-const WAIT: Duration = Duration::from_secs(10);
+mod server_support;
+use server_support::{metrics_until, start};
 
-/// How long `stop` may take: the shutdown grace, the server's unwinding, and a wait to spare.
-const STOP_WITHIN: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(10);
 
 /// A detection window no typed client can miss, however late a loaded machine runs it (FC-27).
 /// Every legacy client here speaks first, so no test waits for it to run out.
@@ -91,34 +89,6 @@ fn config(identity: TlsIdentity) -> ServerConfig {
             identity,
         }),
         ..ServerConfig::default()
-    }
-}
-
-struct Running {
-    handle: ServerHandle,
-    task: task::JoinHandle<std::io::Result<Snapshot>>,
-}
-
-impl Running {
-    fn tls_addr(&self) -> SocketAddr {
-        self.handle.tls_addr().expect("a TLS listener")
-    }
-
-    async fn stop(self) -> Snapshot {
-        self.handle.shutdown();
-        async_std::future::timeout(STOP_WITHIN, self.task)
-            .await
-            .expect("shutdown finishes within the wait")
-            .expect("server ran without an I/O error")
-    }
-}
-
-async fn start(config: ServerConfig) -> Running {
-    let server = Server::bind(config).await.expect("bind to free ports");
-    let handle = server.handle();
-    Running {
-        handle,
-        task: task::spawn(server.run()),
     }
 }
 
@@ -210,18 +180,6 @@ fn welcome_id(frame: Frame) -> u64 {
     match frame {
         Frame::Welcome { peer_id, .. } => peer_id,
         other => panic!("expected WELCOME first, got {other:?}"),
-    }
-}
-
-/// Waits until the server's metrics satisfy `ready`, bounded.
-async fn metrics_until(handle: &ServerHandle, ready: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let now = handle.metrics();
-        if ready(&now) || Instant::now() > deadline {
-            return now;
-        }
-        task::sleep(Duration::from_millis(5)).await;
     }
 }
 
