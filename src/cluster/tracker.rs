@@ -325,3 +325,7 @@ impl GapTracker {
         self.me
     }
 }
+
+#[cfg(test)]
+#[path = "tracker_tests.rs"]
+mod tests;
