@@ -195,3 +195,63 @@ impl fmt::Display for ClusterConfigError {
 }
 
 impl std::error::Error for ClusterConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_name_of_every_allowed_byte_is_one_subject_token() {
+        // FC-37: letters, digits, '-' and '_', 1 to 64 bytes.
+        let every = "azAZ09-_";
+        assert_eq!(
+            ClusterName::new(every).map(|name| name.subject()),
+            Ok("framechat.azAZ09-_.room".to_string())
+        );
+        assert!(ClusterName::new("x").is_ok());
+        assert!(ClusterName::new(&"x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn a_cluster_name_that_would_break_the_subject_is_refused() {
+        // FC-37: '.', '*', '>' and white space would change the subject's tokens.
+        for (name, index, byte) in [
+            ("a.b", 1, b'.'),
+            ("*", 0, b'*'),
+            ("room>", 4, b'>'),
+            ("a b", 1, b' '),
+            ("é", 0, 0xc3),
+        ] {
+            assert_eq!(
+                ClusterName::new(name),
+                Err(ClusterConfigError::NameByte { index, byte }),
+                "{name:?}"
+            );
+        }
+        assert_eq!(
+            ClusterName::new(&"x".repeat(65)),
+            Err(ClusterConfigError::NameLength { len: 65 })
+        );
+    }
+
+    #[test]
+    fn a_membership_that_could_never_declare_a_node_gone_is_refused() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            Membership::new(Duration::from_secs(1), 0, minute),
+            Err(ClusterConfigError::ZeroMissedHeartbeats)
+        );
+        assert_eq!(
+            Membership::new(Duration::from_secs(30), 3, minute),
+            Err(ClusterConfigError::ForgetBeforeGone)
+        );
+        assert_eq!(
+            Membership::new(Duration::MAX, 2, Duration::MAX),
+            Err(ClusterConfigError::ForgetBeforeGone)
+        );
+        assert_eq!(
+            Membership::new(Duration::from_secs(1), 3, Duration::from_secs(600)),
+            Ok(Membership::default())
+        );
+    }
+}
