@@ -153,6 +153,7 @@
 //! | `futures-io` | `Stream` / `Sink` over `AsyncRead` / `AsyncWrite` (`futures` module) |
 //! | `hub` | the broadcast hub |
 //! | `server` | the async-std server library (`server` module; brings `hub` and `futures-io`) |
+//! | `cluster` | the cluster bus's sans-IO layer (`cluster` module: envelopes, gap tracking, membership; §11); no transport yet |
 //! | `cli` (default) | the `framechat` binary: `serve`, `client`, `demo`, `bench` |
 //! | `tls` | a TLS listener in the server (`server::TlsConfig`), and `--tls` for `serve`, `client` and `bench` (rustls with the *ring* provider; not default: about 35 s more CPU to build) |
 //! | `proptest`, `quickcheck` | generators of valid frames for your own property tests |
@@ -168,6 +169,8 @@ mod codec;
 
 #[cfg(feature = "std")]
 mod adapters;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 #[cfg(any(feature = "proptest", feature = "quickcheck", feature = "__fuzzing"))]
 pub mod generators;
 #[cfg(feature = "hub")]
