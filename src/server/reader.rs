@@ -17,7 +17,7 @@ use super::close::linger_and_close;
 use super::connection::{Cause, Closing, Connection, Step, Then};
 use super::link::Link;
 use super::metrics::Metrics;
-use super::outgoing::{Outgoing, PeerOutbox, SharedFrame};
+use super::outgoing::{Outgoing, PeerOutbox, Relayed};
 use super::writer::{close_within, start_writer, write_error_directly, WriterEnd};
 use super::{lock, ReadHalf, Shared, WriteHalf};
 use crate::hub::{CloseReason, Drain, HubConfig, PeerId, Weight};
@@ -324,10 +324,10 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
         // PONG needs no answer; every other type is refused by the decoder for this direction.
         _ => return,
     };
-    // Encoded once for every other peer, in the sender's profile.
-    let others = SharedFrame::encode(profile, shared.config.limits, peer, sent_at, now, text);
-    let others = match others {
-        Ok(others) => others,
+    // Encoded once, in the sender's profile, for its echo and every other peer.
+    let relayed = Relayed::encode(profile, shared.config.limits, peer, sent_at, now, text);
+    let relayed = match relayed {
+        Ok(relayed) => relayed,
         // The decoder bounds every text by the relay headroom (FC-15), so this is a bug, not a
         // peer's fault: log it and relay nothing.
         Err(err) => {
@@ -338,12 +338,8 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
     // Slow consumers this relay made are counted by the hub, and logged when they disconnect.
     shared.hub.relay(
         peer,
-        Outgoing::Echo {
-            sent_at,
-            relayed_at: now,
-            text: Arc::from(text),
-        },
-        Outgoing::Broadcast(others),
+        Outgoing::Echo(relayed.clone()),
+        Outgoing::Broadcast(relayed),
     );
     shared.metrics.record_message(started.elapsed());
 }

@@ -15,7 +15,7 @@ use futures_lite::AsyncWriteExt as _;
 
 use super::link::Link;
 use super::metrics::Metrics;
-use super::outgoing::{Outgoing, PeerOutbox, SharedFrame, LEGACY_BROADCAST_PREFIX};
+use super::outgoing::{Outgoing, PeerOutbox, Relayed, LEGACY_BROADCAST_PREFIX, LEGACY_ECHO_PREFIX};
 use super::{lock, ServerConfig, Shared, WriteHalf};
 use crate::hub::{CloseReason, Drain, Outbox, PeerId};
 use crate::{Encoder, ErrorCode, Frame, Profile};
@@ -204,9 +204,10 @@ pub(super) async fn close_within<W: WriteHalf>(stream: &mut W, limit: Duration) 
 struct PeerWriter {
     encoder: Encoder,
     out: Vec<u8>,
-    /// Shared frames written in place rather than copied: each `(at, bytes)` goes after
-    /// `out[..at]`. Invariant: the `at` never decrease and are at most `out.len()`.
-    shared: Vec<(usize, Arc<[u8]>)>,
+    /// Shared broadcasts written from their own bytes rather than copied: each `(at, relayed)`
+    /// goes after `out[..at]`, and its frame is in this writer's profile. Invariant: the `at`
+    /// never decrease and are at most `out.len()`.
+    shared: Vec<(usize, Relayed)>,
     /// Reused for the legacy `echo: `/`peer: ` texts, so they cost no allocation.
     scratch: String,
     /// Frames pending, counted as deliveries once written.
@@ -310,7 +311,7 @@ impl PeerWriter {
         if self.shared.is_empty() {
             write_all_within(stream, &self.out, limit).await?;
         } else {
-            let mut slices = gather(&self.out, &self.shared);
+            let mut slices = gather(&self.out, &self.shared, self.encoder.profile());
             bytes = slices.iter().map(|slice| slice.len()).sum();
             write_vectored_all_within(stream, &mut slices, limit).await?;
         }
@@ -334,58 +335,50 @@ impl PeerWriter {
         }
     }
 
-    /// Adds a frame encoded already, in this writer's profile: copied if it is small, else
-    /// written from the shared bytes.
-    fn put_encoded(&mut self, bytes: &Arc<[u8]>) {
-        if bytes.len() >= SHARE_AT_LEAST {
-            self.shared.push((self.out.len(), Arc::clone(bytes)));
-        } else {
-            self.out.extend_from_slice(bytes);
-        }
-        self.frames += 1;
-    }
-
     fn put_outgoing(&mut self, message: &Outgoing) {
         let profile = self.encoder.profile();
         match (message, profile) {
-            (Outgoing::Broadcast(frame), _) => match frame.bytes_in(profile) {
-                Some(bytes) => self.put_encoded(bytes),
-                None => self.put_foreign_broadcast(frame),
+            (Outgoing::Broadcast(relayed), _) => match relayed.broadcast_in(profile) {
+                // Encoded already, in this profile: copied if small, else written in place.
+                Some(bytes) if bytes.len() < SHARE_AT_LEAST => {
+                    self.out.extend_from_slice(bytes);
+                    self.frames += 1;
+                }
+                Some(_) => {
+                    self.shared.push((self.out.len(), relayed.clone()));
+                    self.frames += 1;
+                }
+                None => self.put_relayed(relayed, false),
             },
-            (Outgoing::Echo { text, .. }, Profile::Legacy) => self.put_legacy("echo: ", text),
+            (Outgoing::Echo(relayed), _) => self.put_relayed(relayed, true),
             // Legacy has no PONG (§3.1).
             (Outgoing::Pong { .. }, Profile::Legacy) => {}
-            (
-                Outgoing::Echo {
-                    sent_at,
-                    relayed_at,
-                    text,
-                },
-                Profile::Typed,
-            ) => self.put(Frame::Echo {
-                sent_at: *sent_at,
-                relayed_at: *relayed_at,
-                text,
-            }),
             (Outgoing::Pong { nonce }, Profile::Typed) => self.put(Frame::Pong { nonce: *nonce }),
         }
     }
 
-    /// Encodes, for this writer alone, a broadcast the sender's profile encoded in the other one.
-    fn put_foreign_broadcast(&mut self, frame: &SharedFrame) {
-        let text = match frame.text() {
+    /// Encodes, for this writer alone, the sender's echo or a broadcast whose shared bytes are in
+    /// the other profile.
+    fn put_relayed(&mut self, relayed: &Relayed, echo: bool) {
+        let text = match relayed.text() {
             Ok(text) => text,
             Err(err) => {
-                log::error!("a shared frame's text is not UTF-8: {err}");
+                log::error!("a relayed message's text is not UTF-8: {err}");
                 return;
             }
         };
-        match self.encoder.profile() {
-            Profile::Legacy => self.put_legacy(LEGACY_BROADCAST_PREFIX, text),
-            Profile::Typed => self.put(Frame::Broadcast {
-                from: frame.from,
-                sent_at: frame.sent_at,
-                relayed_at: frame.relayed_at,
+        match (self.encoder.profile(), echo) {
+            (Profile::Legacy, true) => self.put_legacy(LEGACY_ECHO_PREFIX, text),
+            (Profile::Legacy, false) => self.put_legacy(LEGACY_BROADCAST_PREFIX, text),
+            (Profile::Typed, true) => self.put(Frame::Echo {
+                sent_at: relayed.sent_at(),
+                relayed_at: relayed.relayed_at(),
+                text,
+            }),
+            (Profile::Typed, false) => self.put(Frame::Broadcast {
+                from: relayed.from(),
+                sent_at: relayed.sent_at(),
+                relayed_at: relayed.relayed_at(),
                 text,
             }),
         }
@@ -402,14 +395,17 @@ impl PeerWriter {
 }
 
 /// The pending bytes in order: `out` cut at each shared frame's place, the shared frames between.
-fn gather<'a>(out: &'a [u8], shared: &'a [(usize, Arc<[u8]>)]) -> Vec<IoSlice<'a>> {
+fn gather<'a>(out: &'a [u8], shared: &'a [(usize, Relayed)], profile: Profile) -> Vec<IoSlice<'a>> {
     let mut slices = Vec::with_capacity(2 * shared.len() + 1);
     let mut from = 0;
-    for (at, bytes) in shared {
+    for (at, relayed) in shared {
         if *at > from {
             slices.push(IoSlice::new(&out[from..*at]));
         }
-        slices.push(IoSlice::new(bytes));
+        // Only broadcasts in `profile` are put in `shared`.
+        if let Some(bytes) = relayed.broadcast_in(profile) {
+            slices.push(IoSlice::new(bytes));
+        }
         from = *at;
     }
     if from < out.len() {
@@ -474,8 +470,8 @@ mod tests {
         }
     }
 
-    fn broadcast(sender: Profile, text: &str) -> Outgoing {
-        let frame = SharedFrame::encode(
+    fn relayed(sender: Profile, text: &str) -> Relayed {
+        let relayed = Relayed::encode(
             sender,
             Limits::default(),
             7,
@@ -483,15 +479,15 @@ mod tests {
             UnixMicros(2),
             text,
         );
-        Outgoing::Broadcast(frame.expect("the text is within the limits"))
+        relayed.expect("the text is within the limits")
     }
 
-    fn echo(text: &str) -> Outgoing {
-        Outgoing::Echo {
-            sent_at: UnixMicros(1),
-            relayed_at: UnixMicros(2),
-            text: Arc::from(text),
-        }
+    fn broadcast(sender: Profile, text: &str) -> Outgoing {
+        Outgoing::Broadcast(relayed(sender, text))
+    }
+
+    fn echo(sender: Profile, text: &str) -> Outgoing {
+        Outgoing::Echo(relayed(sender, text))
     }
 
     /// What a writer in `profile` must write for `message`, encoded on its own.
@@ -500,8 +496,8 @@ mod tests {
         let mut out = Vec::new();
         let line: String;
         let frame: Frame<&str> = match (message, profile) {
-            (Outgoing::Echo { text, .. }, Profile::Legacy) => {
-                line = format!("echo: {text}");
+            (Outgoing::Echo(relayed), Profile::Legacy) => {
+                line = format!("echo: {}", relayed.text().expect("UTF-8"));
                 Frame::Text(&line)
             }
             (Outgoing::Broadcast(frame), Profile::Legacy) => {
@@ -509,10 +505,10 @@ mod tests {
                 Frame::Text(&line)
             }
             (Outgoing::Pong { .. }, Profile::Legacy) => return out,
-            (Outgoing::Echo { text, .. }, Profile::Typed) => Frame::Echo {
+            (Outgoing::Echo(relayed), Profile::Typed) => Frame::Echo {
                 sent_at: UnixMicros(1),
                 relayed_at: UnixMicros(2),
-                text: text.as_ref(),
+                text: relayed.text().expect("UTF-8"),
             },
             (Outgoing::Broadcast(frame), Profile::Typed) => Frame::Broadcast {
                 from: 7,
@@ -551,7 +547,8 @@ mod tests {
             Outgoing::Pong { nonce: 9 },
             broadcast(Profile::Typed, "small, typed sender"),
             broadcast(Profile::Typed, &large),
-            echo("mine"),
+            echo(Profile::Typed, "mine"),
+            echo(Profile::Legacy, &large),
             broadcast(Profile::Legacy, &large),
             broadcast(Profile::Legacy, "small, legacy sender"),
             broadcast(Profile::Typed, &large),
