@@ -17,7 +17,7 @@ use super::close::linger_and_close;
 use super::connection::{Cause, Closing, Connection, Step, Then};
 use super::link::Link;
 use super::metrics::Metrics;
-use super::outgoing::{Outgoing, PeerOutbox};
+use super::outgoing::{Outgoing, PeerOutbox, Relayed};
 use super::writer::{close_within, start_writer, write_error_directly, WriterEnd};
 use super::{lock, ReadHalf, Shared, WriteHalf};
 use crate::hub::{CloseReason, Drain, HubConfig, PeerId, Weight};
@@ -308,6 +308,7 @@ fn log_disconnect(
 fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
     let started = Instant::now();
     let now = UnixMicros::now();
+    let profile = frame.profile();
     let (sent_at, text) = match frame {
         // §4.5: a legacy message's send time is the server's receive time.
         Frame::Text(text) => (now, text),
@@ -323,21 +324,22 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
         // PONG needs no answer; every other type is refused by the decoder for this direction.
         _ => return,
     };
-    let text: Arc<str> = Arc::from(text);
+    // Encoded once, in the sender's profile, for its echo and every other peer.
+    let relayed = Relayed::encode(profile, shared.config.limits, peer, sent_at, now, text);
+    let relayed = match relayed {
+        Ok(relayed) => relayed,
+        // The decoder bounds every text by the relay headroom (FC-15), so this is a bug, not a
+        // peer's fault: log it and relay nothing.
+        Err(err) => {
+            log::error!("could not encode a relayed message: {err}");
+            return;
+        }
+    };
     // Slow consumers this relay made are counted by the hub, and logged when they disconnect.
     shared.hub.relay(
         peer,
-        Outgoing::Echo {
-            sent_at,
-            relayed_at: now,
-            text: text.clone(),
-        },
-        Outgoing::Broadcast {
-            from: peer,
-            sent_at,
-            relayed_at: now,
-            text,
-        },
+        Outgoing::Echo(relayed.clone()),
+        Outgoing::Broadcast(relayed),
     );
     shared.metrics.record_message(started.elapsed());
 }
