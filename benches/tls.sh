@@ -76,10 +76,10 @@ print()
 print("| transport | connections/s (median) | setup p50 µs | setup p99 µs | TLS / plain |")
 print("|---|---|---|---|---|")
 runs = setup[0]
-med = {t: statistics.median(r['per_s'] for r in rs) for t, rs in runs.items()}
+med = {t: statistics.median(r['connections_per_s'] for r in rs) for t, rs in runs.items()}
 for transport, rs in runs.items():
-    p50 = statistics.median(r['setup_us'][0] for r in rs)
-    p99 = statistics.median(r['setup_us'][1] for r in rs)
+    p50 = statistics.median(r['setup_us']['p50'] for r in rs)
+    p99 = statistics.median(r['setup_us']['p99'] for r in rs)
     print(f"| {transport} | {med[transport]:,.0f} | {p50:,.0f} | {p99:,.0f} | {med[transport] / med['plain']:.2f} |")
 PY
 
