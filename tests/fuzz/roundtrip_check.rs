@@ -6,12 +6,12 @@
 //! [`framechat::generators::fuzzing::ValidStream`] (profile, sending role, limit, frames); whether a server
 //! receiver detects the profile (§5); whether a typed client writes its preface before its first
 //! frame; for a typed stream, before each frame, an optional frame of an unassigned or reserved type
-//! (`0x87..=0xbf`, FC-11) with a payload of up to 255 bytes, which the receiver must skip; then the
+//! (`0x87..=0xbf` but AUTH's `0x88`, FC-11) with a payload of up to 255 bytes, which the receiver must skip; then the
 //! chunk lengths (one byte each), the stream's rest being one more chunk.
 
 use arbitrary::{Arbitrary, Unstructured};
 use framechat::generators::fuzzing::ValidStream;
-use framechat::wire::{PREFACE, TYPED_HEADER_LEN};
+use framechat::wire::{fixed_len, PREFACE, TYPED_HEADER_LEN};
 use framechat::{Encoder, Profile, Role};
 
 use crate::decode_check::{drive, finish};
@@ -41,7 +41,11 @@ pub fn check_roundtrip_input(data: &[u8]) -> arbitrary::Result<()> {
     let mut skipped = 0u64;
     for frame in &stream.frames {
         if stream.profile == Profile::Typed && bool::arbitrary(&mut u)? {
-            let frame_type = u.int_in_range(0x87u8..=0xbf)?;
+            // A type §4.3 assigns in that range (AUTH, `0x88`) is not skipped: draw again below it.
+            let frame_type = match u.int_in_range(0x87u8..=0xbf)? {
+                assigned if fixed_len::of(assigned).is_some() => 0x87,
+                unassigned => unassigned,
+            };
             // Within the limit a receiver applies to unassigned types: `L` itself (FC-11, FC-14).
             let len = u32::from(u8::arbitrary(&mut u)?).min(stream.limits.max_frame_len());
             let payload = u.bytes(len as usize)?;
