@@ -681,15 +681,15 @@ mod cli {
         );
     }
 
-    #[test]
-    fn bench_handshakes_over_tls_reports_connections_per_second() {
-        let scratch = Scratch::new("bench");
+    /// Runs `framechat bench --tls --json` with `flags` against a TLS server of its own; its report.
+    fn bench_over_tls(name: &str, flags: &[&str]) -> serde_json::Value {
+        let scratch = Scratch::new(name);
         let pki = pki(false);
         let (_server, tls_addr) = serve_tls(&scratch, &pki);
         let ca = scratch.file("ca.pem", &pki.ca_pem);
         let out = Command::new(BIN)
-            .args(["bench", "--addr", &tls_addr, "--tls", "--ca", &ca])
-            .args(["--handshakes", "3", "--json"])
+            .args(["bench", "--addr", &tls_addr, "--tls", "--ca", &ca, "--json"])
+            .args(flags)
             .stdin(Stdio::null())
             .output()
             .expect("the bench runs");
@@ -699,8 +699,12 @@ mod cli {
             "{stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let report: serde_json::Value =
-            serde_json::from_str(stdout.trim()).expect("one JSON object");
+        serde_json::from_str(stdout.trim()).expect("one JSON object")
+    }
+
+    #[test]
+    fn bench_handshakes_over_tls_reports_connections_per_second() {
+        let report = bench_over_tls("bench", &["--handshakes", "3"]);
         assert_eq!(report["tls"], true);
         assert_eq!(report["connections"], 3);
         assert!(report["connections_per_s"].as_f64().expect("a rate") > 0.0);
@@ -708,32 +712,8 @@ mod cli {
 
     #[test]
     fn bench_load_over_tls_loses_nothing() {
-        let scratch = Scratch::new("bench-load");
-        let pki = pki(false);
-        let (_server, tls_addr) = serve_tls(&scratch, &pki);
-        let ca = scratch.file("ca.pem", &pki.ca_pem);
-        let out = Command::new(BIN)
-            .args(["bench", "--addr", &tls_addr, "--tls", "--ca", &ca])
-            .args([
-                "--clients",
-                "3",
-                "--messages",
-                "20",
-                "--window",
-                "4",
-                "--json",
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("the bench runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: serde_json::Value =
-            serde_json::from_str(stdout.trim()).expect("one JSON object");
+        let flags = ["--clients", "3", "--messages", "20", "--window", "4"];
+        let report = bench_over_tls("bench-load", &flags);
         assert_eq!(report["messages_sent"], 60);
         assert_eq!(report["lost"], 0);
         assert_eq!(report["deliveries"], 180);
