@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use framechat::io::{FrameReader, FrameWriter};
 use framechat::wire::PREFACE;
 use framechat::{Decoder, Encoder, ErrorCode, Frame, Limits, Profile, UnixMicros};
 
-const BIN: &str = env!("CARGO_BIN_EXE_framechat");
+mod cli_support;
+use cli_support::{Reaped, BIN};
 
 /// A generous bound on waiting for a child's output: only a hang reaches it.
 const OUTPUT_WITHIN: Duration = Duration::from_secs(30);
@@ -21,37 +22,9 @@ const OUTPUT_WITHIN: Duration = Duration::from_secs(30);
 /// (FC-27). No test waits for the window to run out.
 const DETECT_WINDOW: &str = "30s";
 
-/// A child process killed on drop, so a failing assertion leaves no process behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `framechat serve` on a free port with `flags`; returns it and the address from its banner.
+/// `framechat serve` on a free port with `flags` and the unmissable detection window.
 fn serve(flags: &[&str]) -> (Reaped, String) {
-    let mut server = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--metrics-interval", "0s"])
-        .args(["--log-level", "warn", "--detect-window", DETECT_WINDOW])
-        .args(flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut stderr = BufReader::new(server.stderr.take().expect("piped stderr"));
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).expect("the banner");
-    // Keep draining it: a write to a closed pipe would fail the server's logging.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let addr = banner
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("an address ends the banner");
-    (Reaped(server), addr.to_string())
+    cli_support::serve(&[&["--detect-window", DETECT_WINDOW], flags].concat())
 }
 
 /// The lines a child prints, as they come.

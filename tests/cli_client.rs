@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,43 +13,11 @@ use std::time::{Duration, Instant};
 use framechat::wire::PREFACE;
 use framechat::{Encoder, Frame, Limits, Profile};
 
-const BIN: &str = env!("CARGO_BIN_EXE_framechat");
+mod cli_support;
+use cli_support::{serve, Reaped, BIN};
 
 /// A generous bound on waiting for a child: only a hang reaches it.
 const WITHIN: Duration = Duration::from_secs(30);
-
-/// A child process killed on drop, so a failing assertion leaves no process behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `framechat serve` on a free port with `flags`; returns it and the address from its banner.
-fn serve(flags: &[&str]) -> (Reaped, String) {
-    let mut server = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--metrics-interval", "0s"])
-        .args(["--log-level", "warn"])
-        .args(flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut stderr = BufReader::new(server.stderr.take().expect("piped stderr"));
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).expect("the banner");
-    // Keep draining it: a write to a closed pipe would fail the server's logging.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let addr = banner
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("an address ends the banner");
-    (Reaped(server), addr.to_string())
-}
 
 /// A running `framechat client`: its stdin, its stdout as lines, its stderr collected.
 struct Client {

@@ -473,30 +473,22 @@ fn a_zero_handshake_deadline_is_refused_at_bind() {
     assert!(err.to_string().contains("tls.handshake_timeout"), "{err}");
 }
 
+#[cfg(feature = "cli")]
+mod cli_support;
+
 /// The binary's TLS flags: `serve --tls-cert/--tls-key`, `client --tls --ca`, `bench --tls`.
 #[cfg(feature = "cli")]
 mod cli {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{Read, Write};
     use std::path::{Path, PathBuf};
-    use std::process::{Child, Command, Output, Stdio};
+    use std::process::{Command, Output, Stdio};
     use std::time::{Duration, Instant};
 
+    use super::cli_support::{serve_with_banners, Reaped, BIN};
     use super::pki;
-
-    const BIN: &str = env!("CARGO_BIN_EXE_framechat");
 
     /// A generous bound on a refusing process's exit: only a hang reaches it.
     const EXIT_WITHIN: Duration = Duration::from_secs(30);
-
-    /// A child process killed on drop, so a failing assertion leaves no process behind.
-    struct Reaped(Child);
-
-    impl Drop for Reaped {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 
     /// A directory of its own under the target's temp dir, removed on drop.
     struct Scratch(PathBuf);
@@ -607,34 +599,25 @@ mod cli {
     fn serve_tls(scratch: &Scratch, pki: &super::Pki) -> (Reaped, String) {
         let cert = scratch.file("cert.pem", &pki.cert_pem);
         let key = scratch.file("key.pem", &pki.key_pem);
-        let mut server = Command::new(BIN)
-            .args(["serve", "--addr", "127.0.0.1:0", "--metrics-interval", "0s"])
-            .args(["--log-level", "warn", "--detect-window", "30s"])
-            .args([
-                "--tls-cert",
-                &cert,
-                "--tls-key",
-                &key,
-                "--tls-addr",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let mut stderr = BufReader::new(server.stderr.take().expect("piped stderr"));
-        let (mut plain, mut tls) = (String::new(), String::new());
-        stderr.read_line(&mut plain).expect("the banner");
-        stderr.read_line(&mut tls).expect("the TLS banner");
-        assert!(tls.contains("over TLS"), "{plain}{tls}");
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        let port = tls
-            .trim()
+        let flags = [
+            "--detect-window",
+            "30s",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ];
+        let (server, banners) = serve_with_banners(
+            &[flags.as_slice(), &["--tls-addr", "127.0.0.1:0"]].concat(),
+            2,
+        );
+        assert!(banners[1].contains("over TLS"), "{banners:?}");
+        let port = banners[1]
             .rsplit(':')
             .next()
             .expect("a port ends the banner")
             .to_string();
-        (Reaped(server), format!("localhost:{port}"))
+        (server, format!("localhost:{port}"))
     }
 
     #[test]
