@@ -23,21 +23,14 @@ use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
 
 mod support;
 
-use support::{chain, parse_args, Invocation};
+use support::{addr_and_profile_or_exit, chain};
 
 const USAGE: &str = "usage: blocking_echo_client [--addr ADDR | ADDR] [--legacy | --typed]";
 
 fn main() -> ExitCode {
-    let (addr, profile) = match parse_args(std::env::args().skip(1)) {
-        Ok(Invocation::Run { addr, profile }) => (addr, profile),
-        Ok(Invocation::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("blocking_echo_client: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let (addr, profile) = match addr_and_profile_or_exit("blocking_echo_client", USAGE) {
+        Ok(run) => run,
+        Err(code) => return code,
     };
     match chat(&addr, profile) {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,21 +23,14 @@ static NEXT_PEER_ID: AtomicU64 = AtomicU64::new(1);
 
 mod support;
 
-use support::{chain, parse_args, Invocation};
+use support::{addr_and_profile_or_exit, chain};
 
 const USAGE: &str = "usage: tokio_echo_server [--addr ADDR | ADDR] [--legacy | --typed]";
 
 fn main() -> ExitCode {
-    let (addr, profile) = match parse_args(std::env::args().skip(1)) {
-        Ok(Invocation::Run { addr, profile }) => (addr, profile),
-        Ok(Invocation::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("tokio_echo_server: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let (addr, profile) = match addr_and_profile_or_exit("tokio_echo_server", USAGE) {
+        Ok(run) => run,
+        Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each example uses the part it needs")]
 
 use std::error::Error;
+use std::process::ExitCode;
 
 use framechat::Profile;
 
@@ -44,6 +45,25 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invoc
         addr: addr.unwrap_or_else(|| String::from("127.0.0.1:50555")),
         profile,
     })
+}
+
+/// `example`'s address and profile from its command line; or, once the usage (for `--help`, exit
+/// 0) or the error and the usage (exit 2) are printed, the code to exit with.
+pub(crate) fn addr_and_profile_or_exit(
+    example: &str,
+    usage: &str,
+) -> Result<(String, Profile), ExitCode> {
+    match parse_args(std::env::args().skip(1)) {
+        Ok(Invocation::Run { addr, profile }) => Ok((addr, profile)),
+        Ok(Invocation::Help) => {
+            println!("{usage}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(message) => {
+            eprintln!("{example}: {message}\n{usage}");
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
 /// The error and its sources on one line: the adapters' error names its layer and keeps what
