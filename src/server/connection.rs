@@ -199,11 +199,14 @@ impl Connection {
 
     /// Authentication is on and refuses this connection's legacy profile (FC-36).
     fn refuses_legacy(&self) -> bool {
-        self.profile() == Some(Profile::Legacy)
-            && self
-                .auth
-                .as_ref()
-                .is_some_and(|auth| auth.legacy == LegacyPolicy::Refuse)
+        self.profile() == Some(Profile::Legacy) && self.policy_refuses_legacy()
+    }
+
+    /// Authentication is on and refuses legacy, whatever this connection's profile turns out to be.
+    fn policy_refuses_legacy(&self) -> bool {
+        self.auth
+            .as_ref()
+            .is_some_and(|auth| auth.legacy == LegacyPolicy::Refuse)
     }
 
     /// The profile, once decided.
@@ -278,7 +281,7 @@ impl Connection {
         if self.writer_started {
             return Step::read(None);
         }
-        if self.refuses_legacy_when_decided() {
+        if self.policy_refuses_legacy() {
             // Deciding legacy now would only refuse it: a shutdown, not a refusal (FC-33, FC-36).
             return self.close(Cause::Ended);
         }
@@ -286,13 +289,6 @@ impl Connection {
             Some(step) => step,
             None => self.close(Cause::Ended),
         }
-    }
-
-    /// Authentication is on and refuses legacy, whatever this connection's profile turns out to be.
-    fn refuses_legacy_when_decided(&self) -> bool {
-        self.auth
-            .as_ref()
-            .is_some_and(|auth| auth.legacy == LegacyPolicy::Refuse)
     }
 
     /// What the server queued for the peer before its writer may start has reached the queue's
@@ -352,6 +348,8 @@ impl Connection {
         let offset_before = self.decoder.stream_offset();
         let mut input = bytes;
         let mut failure = None;
+        // Read once: the frames below borrow the decoder, and the policy does not change.
+        let policy_refuses_legacy = self.policy_refuses_legacy();
         while !input.is_empty() {
             // FC-36: a refused legacy connection's frames never reach the room.
             if self.refuses_legacy() {
@@ -363,12 +361,8 @@ impl Connection {
                     // A typed frame while not authenticated is the first after the preface; a
                     // legacy frame may come out of the very call that decided legacy.
                     let awaiting_auth = self.auth.is_some() && !self.authenticated;
-                    let refuses_legacy = self
-                        .auth
-                        .as_ref()
-                        .is_some_and(|auth| auth.legacy == LegacyPolicy::Refuse);
                     match decoded.frame {
-                        Some(Frame::Text(_)) if refuses_legacy => {
+                        Some(Frame::Text(_)) if policy_refuses_legacy => {
                             return self.close(Cause::LegacyRefused);
                         }
                         Some(frame) if awaiting_auth && !matches!(frame, Frame::Text(_)) => {
