@@ -115,6 +115,9 @@ fn shutdown_delivers_the_queue_of_a_silent_connection_still_inside_its_detection
         for text in ["a", "b", "c"] {
             say(&mut r, &mut w, text).await;
         }
+        // The echo is queued before the others' copies (§8.4): the relay of "c" is done, its copy
+        // for the silent connection queued, once the server counts it, not when "c" is echoed.
+        metrics_until(&server.handle, |m| m.messages_total >= 3).await;
         let stopping = task::spawn(server.stop());
         let received = task::spawn_blocking(move || {
             std::iter::from_fn(|| legacy_recv(&mut silent)).collect::<Vec<_>>()
