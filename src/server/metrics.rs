@@ -652,4 +652,66 @@ mod tests {
         assert!(text.contains("\nframechat_messages_total 10\n"));
         assert!(text.contains("\nframechat_service_seconds_p99 0.0025\n"));
     }
+
+    /// The names scripts and tests read (§11): fixed, whatever the order of the table.
+    #[cfg(feature = "cluster")]
+    const BUS_NAMES: [&str; 12] = [
+        "bus_connected",
+        "bus_published_total",
+        "bus_publish_dropped_total",
+        "bus_delivered_total",
+        "bus_gap_messages_total",
+        "bus_lost_tail_messages_total",
+        "bus_lost_total",
+        "bus_duplicates_total",
+        "bus_stale_epoch_total",
+        "bus_malformed_total",
+        "bus_reconnects_total",
+        "cluster_nodes_alive",
+    ];
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn a_node_of_a_cluster_shows_each_bus_figure_under_its_name() {
+        let bus = super::super::BusStats {
+            connected: true,
+            published: 1,
+            publish_dropped: 2,
+            delivered: 3,
+            gap_messages: 4,
+            lost_tail_messages: 5,
+            duplicates: 6,
+            stale_epoch: 7,
+            malformed: 8,
+            reconnects: 9,
+            nodes_alive: 10,
+        };
+        let node = Snapshot {
+            bus: Some(bus),
+            ..sample()
+        };
+        let expected = [1, 1, 2, 3, 4, 5, 9, 6, 7, 8, 9, 10];
+        let text = node.to_prometheus();
+        let line: serde_json::Map<String, Value> =
+            serde_json::from_str(&node.to_json_line(None)).expect("a JSON object");
+        for (name, value) in BUS_NAMES.iter().zip(expected) {
+            assert!(
+                text.contains(&format!("\nframechat_{name} {value}\n")),
+                "{name} {value} in {text}"
+            );
+            assert_eq!(line[*name], value, "{name} in the JSON line");
+        }
+        assert_eq!(line.len(), 17 + BUS_NAMES.len());
+    }
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn a_server_on_its_own_shows_no_bus_figure() {
+        let text = sample().to_prometheus();
+        let line = sample().to_json_line(None);
+        for name in BUS_NAMES {
+            assert!(!text.contains(name), "{name} in {text}");
+            assert!(!line.contains(name), "{name} in {line}");
+        }
+    }
 }
