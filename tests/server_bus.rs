@@ -169,6 +169,7 @@ fn a_node_whose_bus_is_down_still_serves_its_clients_and_says_so() {
             (0, 0),
             "queued, not dropped"
         );
+        // FC-49: the node says its bus is down.
         let text = server.handle.metrics().to_prometheus();
         assert!(text.contains("\nframechat_bus_connected 0\n"), "{text}");
 

@@ -673,6 +673,7 @@ mod tests {
     #[cfg(feature = "cluster")]
     #[test]
     fn a_node_of_a_cluster_shows_each_bus_figure_under_its_name() {
+        // FC-49: each figure under its name, in the Prometheus text and the JSON line.
         let bus = super::super::BusStats {
             connected: true,
             published: 1,
@@ -707,6 +708,7 @@ mod tests {
     #[cfg(feature = "cluster")]
     #[test]
     fn a_server_on_its_own_shows_no_bus_figure() {
+        // FC-49: a server on its own reports none of them.
         let text = sample().to_prometheus();
         let line = sample().to_json_line(None);
         for name in BUS_NAMES {
