@@ -339,7 +339,8 @@ impl BusTask {
                 return;
             }
         };
-        let subject = self.config.name.subject();
+        // Built once: a `Subject` is a shared buffer, cloned by a reference count per publication.
+        let subject = async_nats::Subject::from(self.config.name.subject());
         let mut subscription = match client.subscribe(subject.clone()).await {
             Ok(subscription) => subscription,
             Err(err) => {
@@ -403,7 +404,8 @@ impl BusTask {
                     if connected {
                         self.publish_heartbeat(&client, &subject).await;
                     }
-                    next_heartbeat += interval;
+                    // From now, not from when it was due: a loop held up does not burst.
+                    next_heartbeat = tokio::time::Instant::now() + interval;
                 }
                 () = sleep_until_or_forever(membership_due) => {
                     self.tracker.handle_timeout(Instant::now());
@@ -442,7 +444,7 @@ impl BusTask {
     async fn publish_message(
         &mut self,
         client: &async_nats::Client,
-        subject: &str,
+        subject: &async_nats::Subject,
         relayed: &Relayed,
     ) {
         let dropped = self.counters.unsequenced_drops.swap(0, Relaxed);
@@ -454,7 +456,7 @@ impl BusTask {
             log::error!("bus: message {seq} cannot be wrapped: {err}");
             return;
         }
-        match client.publish(subject.to_string(), envelope.into()).await {
+        match client.publish(subject.clone(), envelope.into()).await {
             Ok(()) => {
                 self.counters.published.fetch_add(1, Relaxed);
             }
@@ -466,7 +468,11 @@ impl BusTask {
     }
 
     /// Publishes a heartbeat that carries the last number given (§11.4, FC-45).
-    async fn publish_heartbeat(&mut self, client: &async_nats::Client, subject: &str) {
+    async fn publish_heartbeat(
+        &mut self,
+        client: &async_nats::Client,
+        subject: &async_nats::Subject,
+    ) {
         let dropped = self.counters.unsequenced_drops.swap(0, Relaxed);
         let last_seq = self.sequencer.heartbeat(dropped);
         let mut envelope = Vec::new();
@@ -475,7 +481,7 @@ impl BusTask {
             last_seq,
         };
         if heartbeat.encode(self.limits, &mut envelope).is_ok() {
-            if let Err(err) = client.publish(subject.to_string(), envelope.into()).await {
+            if let Err(err) = client.publish(subject.clone(), envelope.into()).await {
                 log::warn!("bus: heartbeat not published: {err}");
             }
         }

@@ -105,6 +105,11 @@ pub(crate) struct ServeArgs {
     #[cfg(feature = "cluster")]
     #[command(flatten)]
     cluster: ClusterServeArgs,
+    /// Without the `cluster` feature, `--cluster` is refused with a word on how to get it, rather
+    /// than as an unknown flag.
+    #[cfg(not(feature = "cluster"))]
+    #[arg(long, hide = true, value_name = "URLS")]
+    cluster: Option<String>,
 }
 
 /// `serve`'s cluster bus (§11): this node serves one room with the others over NATS.
@@ -215,6 +220,14 @@ impl ServeArgs {
     /// The server configuration these flags describe; refused here, naming the flag, if a value is
     /// out of range.
     pub(crate) fn config(&self) -> Result<ServerConfig, AnyError> {
+        #[cfg(not(feature = "cluster"))]
+        if self.cluster.is_some() {
+            return Err(
+                "--cluster needs a framechat built with the `cluster` feature \
+                 (cargo build --release --features cluster)"
+                    .into(),
+            );
+        }
         let hub = HubConfig::new(self.max_connections, self.queue_frames, self.queue_bytes)
             .map_err(|err| {
                 let flag = match err {
@@ -591,5 +604,91 @@ impl FromStr for Address {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+/// `serve --cluster` and its flags (§11): what they configure, and what they refuse.
+#[cfg(test)]
+mod cluster_tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn serve(args: &[&str]) -> Result<framechat::server::ServerConfig, String> {
+        let argv = ["framechat", "serve"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: Command::Serve(args),
+                ..
+            }) => args.config().map_err(|err| err.to_string()),
+            Ok(_) => Err("not serve".to_string()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn serve_cluster_configures_the_servers_name_node_and_queue() {
+        use framechat::cluster::ClusterConfig;
+
+        let plain = serve(&[]).expect("valid");
+        assert_eq!(plain.cluster, None, "no cluster unless asked");
+
+        let config =
+            serve(&["--cluster", "nats://127.0.0.1:4222,nats://127.0.0.1:4223"]).expect("valid");
+        let cluster = config.cluster.expect("a cluster");
+        assert_eq!(
+            cluster.servers,
+            ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]
+        );
+        assert_eq!(cluster.name.as_str(), "framechat");
+        assert_eq!(cluster.node, None);
+        assert_eq!(cluster.publish_queue, ClusterConfig::DEFAULT_PUBLISH_QUEUE);
+
+        let config = serve(&[
+            "--cluster",
+            "nats://n:4222",
+            "--cluster-name",
+            "eu_1",
+            "--node-id",
+            "0xBEEF00000001",
+            "--bus-queue",
+            "16",
+        ])
+        .expect("valid");
+        let cluster = config.cluster.expect("a cluster");
+        assert_eq!(cluster.name.as_str(), "eu_1");
+        assert_eq!(cluster.node, Some(0xBEEF_0000_0001));
+        assert_eq!(cluster.publish_queue, 16);
+        let decimal = serve(&["--cluster", "nats://n:4222", "--node-id", "4096"]).expect("valid");
+        assert_eq!(decimal.cluster.and_then(|c| c.node), Some(4096));
+    }
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn serve_cluster_refuses_what_cannot_work_naming_the_flag() {
+        let refused = |args: &[&str]| serve(args).expect_err("refused");
+        assert!(refused(&["--cluster", "nats://n:4222", "--bus-queue", "0"])
+            .contains("--bus-queue must be at least 1"));
+        assert!(refused(&["--cluster", "nats://n:port"]).contains("\"nats://n:port\""));
+        assert!(
+            refused(&["--cluster", "nats://n:4222", "--cluster-name", "a.b"])
+                .contains("--cluster-name")
+        );
+        assert!(
+            refused(&["--cluster", "nats://n:4222", "--node-id", "0xZZ"])
+                .contains("is not a node id")
+        );
+        // The cluster's own flags mean nothing without a cluster.
+        assert!(refused(&["--cluster-name", "x"]).contains("--cluster"));
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    #[test]
+    fn serve_cluster_without_the_feature_says_how_to_get_it() {
+        let err = serve(&["--cluster", "nats://127.0.0.1:4222"]).expect_err("refused");
+        assert!(err.contains("--features cluster"), "{err}");
     }
 }
