@@ -23,6 +23,7 @@
 //! | `close` | linger-and-close, refusing at the limit, shutdown |
 //! | `metrics`, `http` | [`Snapshot`], its JSON line and Prometheus text, the HTTP endpoint |
 //! | `backoff` | waiting, and logging sparingly, while accepts fail (out of file descriptors) |
+//! | `bus` | (feature `cluster`) the NATS transport of the cluster bus (§11): its thread, the queue in front of it, [`BusStats`], [`BusEvent`] |
 //! | `tls` | (feature `tls`) [`TlsConfig`], its certificate, the handshake under its deadline |
 //! | this one | [`Server`], [`ServerHandle`], the accept loop and admission |
 //!
