@@ -372,7 +372,10 @@ impl BusTask {
                         self.counters.connected.store(true, Relaxed);
                         // §11.4: a heartbeat as soon as connected, before any message, so that
                         // the others' baseline holds every message this run publishes.
-                        self.publish_heartbeat(&client, &subject).await;
+                        let heartbeat = self.publish_heartbeat(&client, &subject);
+                        if let Some(deadline) = or_stopped(heartbeat, &mut stopped).await {
+                            break deadline;
+                        }
                         next_heartbeat = tokio::time::Instant::now() + interval;
                         let server = connected_server(&self.config.servers, &client.server_info());
                         log::info!("bus connected to {server}");
@@ -384,7 +387,8 @@ impl BusTask {
                         log::warn!("bus disconnected; local delivery goes on");
                         let _ = self.events.try_send(BusEvent::Disconnected);
                     }
-                    // Every failed attempt while the server is away: the two lines above say it once.
+                    // One with every failed attempt while the server is away: `Disconnected`
+                    // has said so once already.
                     Event::ClientError(err) => log::debug!("bus: {err}"),
                     other => log::warn!("bus: {other}"),
                 },
@@ -398,11 +402,17 @@ impl BusTask {
                 // Only while connected: while not, messages wait in the queue (the readers drop
                 // and count what does not fit) rather than in the client's own buffer.
                 Some(relayed) = published.recv(), if connected => {
-                    self.publish_message(&client, &subject, &relayed).await;
+                    let message = self.publish_message(&client, &subject, &relayed);
+                    if let Some(deadline) = or_stopped(message, &mut stopped).await {
+                        break deadline;
+                    }
                 }
                 () = tokio::time::sleep_until(next_heartbeat) => {
                     if connected {
-                        self.publish_heartbeat(&client, &subject).await;
+                        let heartbeat = self.publish_heartbeat(&client, &subject);
+                        if let Some(deadline) = or_stopped(heartbeat, &mut stopped).await {
+                            break deadline;
+                        }
                     }
                     // From now, not from when it was due: a loop held up does not burst.
                     next_heartbeat = tokio::time::Instant::now() + interval;
@@ -575,6 +585,20 @@ fn connected_server(configured: &[String], info: &async_nats::ServerInfo) -> Str
         })
         .cloned()
         .unwrap_or_else(|| format!("nats://{}:{}", info.host, info.port))
+}
+
+/// Runs `publication` unless the stop comes first, and then gives the stop's deadline.
+///
+/// A publication waits while the client's own buffer is full, which it is when the connection
+/// dropped before the bus heard of it: the stop must not wait behind it.
+async fn or_stopped(
+    publication: impl std::future::Future<Output = ()>,
+    stopped: &mut oneshot::Receiver<Instant>,
+) -> Option<Instant> {
+    tokio::select! {
+        () = publication => None,
+        deadline = stopped => Some(deadline.unwrap_or_else(|_| Instant::now())),
+    }
 }
 
 async fn sleep_until_or_forever(deadline: Option<tokio::time::Instant>) {

@@ -378,7 +378,8 @@ impl Server {
 
     /// Accepts and serves connections until [`ServerHandle::shutdown`], then shuts down gracefully
     /// and returns the final metrics. When it returns, its connections are closed and the ports it
-    /// bound are released.
+    /// bound are released; a node of a cluster has published what was queued for the bus and
+    /// joined the bus thread, unless the bus was still stuck when a second grace ran out.
     pub async fn run(self) -> io::Result<Snapshot> {
         let shared = self.shared.clone();
         let printer = shared
