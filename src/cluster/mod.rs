@@ -12,9 +12,10 @@
 //! - [`GapTracker`]: envelopes and [`Instant`](std::time::Instant)s in, a [`Verdict`] per envelope
 //!   and [`MembershipChange`]s out (§11.3, §11.4). It reads no clock.
 //!
-//! The transport (a NATS client on a thread of its own) and `framechat serve --cluster` come later;
-//! they only move the bytes this module makes and reads, and arm the timer that
-//! [`GapTracker::poll_timeout`] asks for.
+//! The transport is the server's: [`ServerConfig::cluster`](crate::server::ServerConfig::cluster)
+//! takes a [`ClusterConfig`], and the server runs a NATS client on a thread of its own that only
+//! moves the bytes this module makes and reads, and arms the timer that
+//! [`GapTracker::poll_timeout`] asks for (§11.5).
 //!
 //! # A node's loop, in order
 //!
@@ -73,6 +74,7 @@ mod config;
 mod envelope;
 mod tracker;
 
-pub use config::{ClusterConfigError, ClusterName, Membership};
+pub use config::{ClusterConfig, ClusterConfigError, ClusterName, Membership};
+pub(crate) use envelope::write_message_envelope;
 pub use envelope::{BusDecodeError, BusEncodeError, Envelope, Origin, RelayedMessage};
 pub use tracker::{GapTracker, MembershipChange, TrackerStats, Verdict};

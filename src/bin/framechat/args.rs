@@ -33,7 +33,7 @@ pub(crate) struct Cli {
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run the chat server (both profiles on one port).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// An interactive line client: stdin lines are sent, what arrives is printed.
     Client(ClientArgs),
     /// The notebook's demo: an in-process server and two concurrent clients.
@@ -102,6 +102,59 @@ pub(crate) struct ServeArgs {
     #[cfg(feature = "tls")]
     #[command(flatten)]
     tls: TlsServeArgs,
+    #[cfg(feature = "cluster")]
+    #[command(flatten)]
+    cluster: ClusterServeArgs,
+    /// Without the `cluster` feature, `--cluster` is refused with a word on how to get it, rather
+    /// than as an unknown flag.
+    #[cfg(not(feature = "cluster"))]
+    #[arg(long, hide = true, value_name = "URLS")]
+    cluster: Option<String>,
+}
+
+/// `serve`'s cluster bus (§11): this node serves one room with the others over NATS.
+#[cfg(feature = "cluster")]
+#[derive(clap::Args)]
+struct ClusterServeArgs {
+    /// Join a cluster over these NATS servers (nats://host:port, comma-separated).
+    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    cluster: Vec<String>,
+    /// The cluster's name: 1 to 64 ASCII letters, digits, '-' or '_'.
+    #[arg(long, requires = "cluster", default_value = "framechat")]
+    cluster_name: String,
+    /// This node's id, hex (0x...) or decimal [default: random at each start]. Its high 32 bits
+    /// must differ from every other node's.
+    #[arg(long, requires = "cluster", value_parser = parse_node_id)]
+    node_id: Option<u64>,
+    /// How many local messages may wait for the bus; past it they are dropped and counted.
+    #[arg(long, value_name = "N", requires = "cluster", default_value_t = framechat::cluster::ClusterConfig::DEFAULT_PUBLISH_QUEUE)]
+    bus_queue: usize,
+}
+
+#[cfg(feature = "cluster")]
+impl ClusterServeArgs {
+    /// The cluster these flags describe, if `--cluster` was given.
+    fn config(&self) -> Result<Option<framechat::cluster::ClusterConfig>, AnyError> {
+        if self.cluster.is_empty() {
+            return Ok(None);
+        }
+        let name = framechat::cluster::ClusterName::new(&self.cluster_name)
+            .map_err(|err| format!("--cluster-name: {err}"))?;
+        let mut config = framechat::cluster::ClusterConfig::new(self.cluster.clone(), name);
+        config.node = self.node_id;
+        config.publish_queue = self.bus_queue;
+        Ok(Some(config))
+    }
+}
+
+/// A node id: `0x` and hex digits, or decimal digits.
+#[cfg(feature = "cluster")]
+fn parse_node_id(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|err| format!("{text:?} is not a node id (hex with 0x, or decimal): {err}"))
 }
 
 /// `serve`'s TLS listener (§10), beside the plain one on `--addr`.
@@ -167,6 +220,14 @@ impl ServeArgs {
     /// The server configuration these flags describe; refused here, naming the flag, if a value is
     /// out of range.
     pub(crate) fn config(&self) -> Result<ServerConfig, AnyError> {
+        #[cfg(not(feature = "cluster"))]
+        if self.cluster.is_some() {
+            return Err(
+                "--cluster needs a framechat built with the `cluster` feature \
+                 (cargo build --release --features cluster)"
+                    .into(),
+            );
+        }
         let hub = HubConfig::new(self.max_connections, self.queue_frames, self.queue_bytes)
             .map_err(|err| {
                 let flag = match err {
@@ -194,6 +255,8 @@ impl ServeArgs {
             listen_backlog: self
                 .listen_backlog
                 .unwrap_or_else(ServerConfig::system_listen_backlog),
+            #[cfg(feature = "cluster")]
+            cluster: self.cluster.config()?,
         };
         config.validate().map_err(|err| match err {
             ServerConfigError::ZeroDuration { name } => {
@@ -207,6 +270,15 @@ impl ServeArgs {
                  --max-frame-len {} ({needed} bytes): raise --queue-bytes or lower --max-frame-len",
                 self.max_frame_len
             ),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::NoClusterServers => "--cluster needs at least one URL".to_string(),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::BadClusterServer { index } => format!(
+                "--cluster: {:?} is not a NATS address (nats://host:port)",
+                self.cluster.cluster.get(index).map_or("", String::as_str)
+            ),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::ZeroPublishQueue => "--bus-queue must be at least 1".to_string(),
             other => other.to_string(),
         })?;
         Ok(config)
@@ -532,5 +604,91 @@ impl FromStr for Address {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+/// `serve --cluster` and its flags (§11): what they configure, and what they refuse.
+#[cfg(test)]
+mod cluster_tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn serve(args: &[&str]) -> Result<framechat::server::ServerConfig, String> {
+        let argv = ["framechat", "serve"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: Command::Serve(args),
+                ..
+            }) => args.config().map_err(|err| err.to_string()),
+            Ok(_) => Err("not serve".to_string()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn serve_cluster_configures_the_servers_name_node_and_queue() {
+        use framechat::cluster::ClusterConfig;
+
+        let plain = serve(&[]).expect("valid");
+        assert_eq!(plain.cluster, None, "no cluster unless asked");
+
+        let config =
+            serve(&["--cluster", "nats://127.0.0.1:4222,nats://127.0.0.1:4223"]).expect("valid");
+        let cluster = config.cluster.expect("a cluster");
+        assert_eq!(
+            cluster.servers,
+            ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]
+        );
+        assert_eq!(cluster.name.as_str(), "framechat");
+        assert_eq!(cluster.node, None);
+        assert_eq!(cluster.publish_queue, ClusterConfig::DEFAULT_PUBLISH_QUEUE);
+
+        let config = serve(&[
+            "--cluster",
+            "nats://n:4222",
+            "--cluster-name",
+            "eu_1",
+            "--node-id",
+            "0xBEEF00000001",
+            "--bus-queue",
+            "16",
+        ])
+        .expect("valid");
+        let cluster = config.cluster.expect("a cluster");
+        assert_eq!(cluster.name.as_str(), "eu_1");
+        assert_eq!(cluster.node, Some(0xBEEF_0000_0001));
+        assert_eq!(cluster.publish_queue, 16);
+        let decimal = serve(&["--cluster", "nats://n:4222", "--node-id", "4096"]).expect("valid");
+        assert_eq!(decimal.cluster.and_then(|c| c.node), Some(4096));
+    }
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn serve_cluster_refuses_what_cannot_work_naming_the_flag() {
+        let refused = |args: &[&str]| serve(args).expect_err("refused");
+        assert!(refused(&["--cluster", "nats://n:4222", "--bus-queue", "0"])
+            .contains("--bus-queue must be at least 1"));
+        assert!(refused(&["--cluster", "nats://n:port"]).contains("\"nats://n:port\""));
+        assert!(
+            refused(&["--cluster", "nats://n:4222", "--cluster-name", "a.b"])
+                .contains("--cluster-name")
+        );
+        assert!(
+            refused(&["--cluster", "nats://n:4222", "--node-id", "0xZZ"])
+                .contains("is not a node id")
+        );
+        // The cluster's own flags mean nothing without a cluster.
+        assert!(refused(&["--cluster-name", "x"]).contains("--cluster"));
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    #[test]
+    fn serve_cluster_without_the_feature_says_how_to_get_it() {
+        let err = serve(&["--cluster", "nats://127.0.0.1:4222"]).expect_err("refused");
+        assert!(err.contains("--features cluster"), "{err}");
     }
 }
