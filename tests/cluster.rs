@@ -500,6 +500,66 @@ fn local_delivery_goes_on_while_the_whole_bus_is_down_and_the_loss_is_reported()
 }
 
 #[test]
+fn the_bench_spreads_its_clients_over_three_nodes_and_loses_nothing() {
+    // `framechat bench --addr a,b,c`: round-robin placement, every delivery checked, latency
+    // split into local and cross-node, CPU summed over one pid per node.
+    let _serial = one_at_a_time();
+    let nats = NatsServer::start();
+    let cluster = cluster_name("bench");
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start(&[nats.url()], &cluster, &[]))
+        .collect();
+    for node in &nodes {
+        node.wait_for_peers(2);
+    }
+    let addrs: Vec<String> = nodes.iter().map(|node| node.addr.to_string()).collect();
+    let pids: Vec<String> = nodes
+        .iter()
+        .map(|node| node.pid().expect("running").to_string())
+        .collect();
+    let output = std::process::Command::new(cli_support::BIN)
+        .args(["bench", "--json", "--clients", "6", "--messages", "50"])
+        .args(["--addr", &addrs.join(","), "--server-pid", &pids.join(",")])
+        .output()
+        .expect("the bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON report");
+    assert_eq!(report["nodes"], 3, "{report}");
+    assert_eq!(report["messages_sent"], 300, "{report}");
+    assert_eq!(report["deliveries"], 6 * 300, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    // Each client has 1 other client on its node and 4 elsewhere; its echoes are local too.
+    assert_eq!(
+        report["latency_local_us"]["samples"],
+        6 * 2 * 50,
+        "{report}"
+    );
+    assert_eq!(
+        report["latency_cross_node_us"]["samples"],
+        6 * 4 * 50,
+        "{report}"
+    );
+    assert!(report["server_cpu"].is_object(), "{report}");
+    for (index, node) in nodes.iter().enumerate() {
+        let metrics = node.metrics();
+        assert_eq!(metrics.count("framechat_bus_lost_total"), 0, "node {index}");
+    }
+    eprintln!(
+        "cluster figures: bench on 3 nodes, 6 clients: local p50/p99 {}/{} µs, cross-node \
+         p50/p99 {}/{} µs",
+        report["latency_local_us"]["p50"],
+        report["latency_local_us"]["p99"],
+        report["latency_cross_node_us"]["p50"],
+        report["latency_cross_node_us"]["p99"]
+    );
+}
+
+#[test]
 fn without_nats_server_the_support_says_how_to_install_it() {
     // The gate's promise: asked for and missing, nats-server fails the tests with a way out.
     let _serial = one_at_a_time();

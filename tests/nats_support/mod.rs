@@ -474,6 +474,11 @@ impl Node {
     pub(crate) fn kill(&mut self) {
         drop(self.process.take());
     }
+
+    /// Its process id, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|process| process.0.id())
+    }
 }
 
 /// What a client received: one message, by its sender's name and number (see [`Client::send`]).
