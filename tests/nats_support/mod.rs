@@ -135,7 +135,7 @@ impl Log {
     }
 }
 
-/// The port at the end of the first log line from `from` on that contains `needle`.
+/// The port at the end of the first log line that contains `needle`.
 fn port_after(log: &Log, needle: &str) -> Option<u16> {
     let (_, line) = log.wait_for(0, needle)?;
     line.trim().rsplit(':').next()?.parse().ok()
@@ -182,9 +182,11 @@ impl NatsServer {
             .args(["-m", &port(ports.map(|p| p.monitor))]);
         if let Some(routes) = &routes {
             let route_port = port(ports.and_then(|p| p.route));
+            // --no_advertise: a client knows only the server it was given, so killing that server
+            // cuts it off, instead of sending it to another server of the cluster.
             command
                 .args(["--cluster", &format!("nats://127.0.0.1:{route_port}")])
-                .args(["--cluster_name", &routes.cluster]);
+                .args(["--cluster_name", &routes.cluster, "--no_advertise"]);
             if !routes.peers.is_empty() {
                 let urls: Vec<String> = routes
                     .peers
@@ -320,7 +322,7 @@ impl NatsCluster {
         self.servers[index].kill();
     }
 
-    /// Restarts server `index` on its ports and waits until the cluster is whole again.
+    /// Restarts server `index` on its ports (see [`NatsCluster::wait_for_routes`]).
     pub(crate) fn restart(&mut self, index: usize) {
         self.servers[index].restart();
     }
@@ -584,7 +586,16 @@ impl Client {
     /// Waits until what was received satisfies `ready` (at most [`WITHIN`], or until the stream
     /// ends); returns it either way.
     pub(crate) fn wait_until(&self, ready: impl Fn(&[Delivery]) -> bool) -> Vec<Delivery> {
-        let deadline = Instant::now() + WITHIN;
+        self.wait_until_within(WITHIN, ready)
+    }
+
+    /// [`Client::wait_until`] with a bound of the caller's.
+    pub(crate) fn wait_until_within(
+        &self,
+        within: Duration,
+        ready: impl Fn(&[Delivery]) -> bool,
+    ) -> Vec<Delivery> {
+        let deadline = Instant::now() + within;
         let mut seen = lock(&self.inbox.0);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
