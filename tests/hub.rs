@@ -206,6 +206,57 @@ fn a_join_past_max_peers_is_refused_and_counted() {
 }
 
 #[test]
+fn a_tagged_hub_hands_out_ids_in_its_tag_range() {
+    // FC-41: the tag is the high 32 bits, the count the low 32, from 1.
+    let hub: Hub<Msg> = Hub::new(HubConfig::default().with_peer_id_tag(0x0000_BEEF));
+    let (a, a_out) = join(&hub);
+    let (b, _) = join(&hub);
+    hub.leave(a);
+    let (c, _) = join(&hub);
+    assert_eq!(
+        (a, b, c),
+        (0xBEEF_0000_0001, 0xBEEF_0000_0002, 0xBEEF_0000_0003)
+    );
+    assert_eq!(a_out.peer(), a);
+    assert_eq!(hub.config().peer_id_tag(), Some(0xBEEF));
+}
+
+#[test]
+fn tag_zero_and_no_tag_both_start_at_one_but_only_the_tag_is_reported() {
+    let tagged: Hub<Msg> = Hub::new(HubConfig::default().with_peer_id_tag(0));
+    let untagged: Hub<Msg> = Hub::new(HubConfig::default());
+    assert_eq!(join(&tagged).0, 1);
+    assert_eq!(join(&untagged).0, 1);
+    assert_eq!(tagged.config().peer_id_tag(), Some(0));
+    assert_eq!(untagged.config().peer_id_tag(), None);
+}
+
+#[test]
+fn a_tag_keeps_the_bounds_it_was_given() {
+    let config = HubConfig::new(3, 5, 7)
+        .expect("non-zero bounds")
+        .with_peer_id_tag(u32::MAX);
+    assert_eq!(
+        (
+            config.max_peers(),
+            config.max_queue_frames(),
+            config.max_queue_bytes()
+        ),
+        (3, 5, 7)
+    );
+    let hub: Hub<Msg> = Hub::new(config);
+    assert_eq!(join(&hub).0, 0xFFFF_FFFF_0000_0001);
+}
+
+#[test]
+fn peer_ids_exhausted_names_the_cause() {
+    assert_eq!(
+        JoinError::PeerIdsExhausted.to_string(),
+        "every peer id of this node was handed out"
+    );
+}
+
+#[test]
 fn a_peer_gets_every_relay_after_it_joins_and_none_before() {
     // FC-26: a peer that never sends still receives every message relayed after its accept.
     let hub = hub(4, 8, 1024);
@@ -261,6 +312,102 @@ fn relay_in_an_empty_room_reaches_nobody_and_counts_nothing() {
     assert_eq!(relay(&hub, 1, 0), Relayed::default());
     let stats = hub.stats();
     assert_eq!((stats.offered, stats.peers), (0, 0));
+}
+
+#[test]
+fn broadcast_reaches_every_peer_with_no_echo_and_is_counted_as_a_relay() {
+    // §11: a message from another node; its sender is nobody in this room.
+    let remote = 0x7777_0000_0001;
+    let hub = hub(4, 8, 1024);
+    let (_a, a_out) = join(&hub);
+    let (_b, b_out) = join(&hub);
+    let relayed = hub.broadcast(msg(remote, 0, false));
+    assert_eq!(
+        relayed,
+        Relayed {
+            recipients: 2,
+            slow_consumers: 0
+        }
+    );
+    assert_eq!(drained(&a_out), [msg(remote, 0, false)]);
+    assert_eq!(drained(&b_out), [msg(remote, 0, false)]);
+    let stats = hub.stats();
+    assert_eq!((stats.offered, stats.delivered, stats.queued()), (2, 2, 0));
+}
+
+#[test]
+fn broadcast_whose_sender_id_is_a_local_peer_still_gives_it_no_echo() {
+    // The sender of a broadcast is never a local peer: even an id that collides is offered the
+    // message like everyone else, never skipped.
+    let hub = hub(4, 8, 1024);
+    let (a, a_out) = join(&hub);
+    let (_b, b_out) = join(&hub);
+    assert_eq!(hub.broadcast(msg(a, 0, false)).recipients, 2);
+    assert_eq!(drained(&a_out), [msg(a, 0, false)]);
+    assert_eq!(drained(&b_out), [msg(a, 0, false)]);
+}
+
+#[test]
+fn broadcast_in_an_empty_room_reaches_nobody_and_counts_nothing() {
+    let hub = hub(4, 8, 1024);
+    assert_eq!(hub.broadcast(msg(9, 0, false)), Relayed::default());
+    assert_eq!(hub.stats().offered, 0);
+}
+
+#[test]
+fn broadcasts_arrive_in_call_order_between_local_relays() {
+    // FC-28 across nodes: the bus broadcasts a remote sender's messages in order.
+    let remote = 0x7777_0000_0001;
+    let hub = hub(4, 16, 1 << 20);
+    let (a, a_out) = join(&hub);
+    let (_b, b_out) = join(&hub);
+    for seq in 0..3 {
+        hub.broadcast(msg(remote, seq, false));
+        relay(&hub, a, seq);
+    }
+    for outbox in [&a_out, &b_out] {
+        let got = drained(outbox);
+        assert_eq!(
+            from_sender(&got, remote),
+            [(0, false), (1, false), (2, false)]
+        );
+        assert_eq!(from_sender(&got, a).len(), 3);
+    }
+}
+
+#[test]
+fn a_broadcast_that_does_not_fit_makes_the_peer_a_slow_consumer() {
+    // FC-29 on the bus's entry point: dropped for the slow peer only, which leaves the room.
+    let remote = 0x7777_0000_0001;
+    let hub = hub(4, 1, 1 << 20);
+    let (_a, a_out) = join(&hub);
+    let (_b, b_out) = join(&hub);
+    assert_eq!(hub.broadcast(msg(remote, 0, false)).recipients, 2);
+    let _ = drained(&a_out);
+    let relayed = hub.broadcast(msg(remote, 1, false));
+    assert_eq!(
+        relayed,
+        Relayed {
+            recipients: 1,
+            slow_consumers: 1
+        }
+    );
+    assert_eq!(b_out.close_reason(), Some(CloseReason::SlowConsumer));
+    assert_eq!(a_out.close_reason(), None);
+    let stats = hub.stats();
+    assert_eq!(
+        (
+            stats.peers,
+            stats.slow_consumers,
+            stats.dropped,
+            stats.offered
+        ),
+        (1, 1, 1, 4)
+    );
+    assert_eq!(from_sender(&drained(&a_out), remote), [(1, false)]);
+    for outbox in [&a_out, &b_out] {
+        assert_accounting(outbox);
+    }
 }
 
 #[test]

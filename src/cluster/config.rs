@@ -1,5 +1,6 @@
 //! What a node is configured with: the cluster's name (§11.1) and the membership clock (§11.4),
-//! both refused when they are built, never at use.
+//! both refused when they are built, never at use, and the transport's settings
+//! ([`ClusterConfig`]), which the server validates.
 
 use std::fmt;
 use std::time::Duration;
@@ -142,6 +143,55 @@ impl Default for Membership {
             interval: Duration::from_secs(1),
             gone_after: Duration::from_secs(3),
             forget_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How a server joins a cluster (§11): which NATS servers carry the bus, the cluster's name, this
+/// node's id, the membership clock and the bound of the queue in front of the bus. The server's
+/// `cluster` field ([`ServerConfig`](crate::server::ServerConfig)) holds one; the server's
+/// validation refuses an empty server list and a queue of zero.
+///
+/// ```
+/// use framechat::cluster::{ClusterConfig, ClusterName};
+///
+/// let name = ClusterName::new("framechat")?;
+/// let config = ClusterConfig::new(vec!["nats://127.0.0.1:4222".to_string()], name);
+/// assert_eq!(config.publish_queue, ClusterConfig::DEFAULT_PUBLISH_QUEUE);
+/// assert_eq!(config.node, None); // drawn at random when the server starts
+/// # Ok::<(), framechat::cluster::ClusterConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The NATS servers to connect to (`nats://host:port`); the client tries them in turn, and
+    /// reconnects to any of them forever.
+    pub servers: Vec<String>,
+    /// The cluster's name: its subject is `framechat.<name>.room` (FC-37).
+    pub name: ClusterName,
+    /// This node's id (§11.2); `None` for 64 random bits at each start. Its high 32 bits are the
+    /// tag of this node's peer ids (FC-41): a configured id must differ from the others' there.
+    pub node: Option<u64>,
+    /// The heartbeat interval and when a silent node is gone (§11.4).
+    pub membership: Membership,
+    /// How many local messages may wait for the bus. A reader never waits for the bus: past this
+    /// bound a message is not published, and counted (FC-48).
+    pub publish_queue: usize,
+}
+
+impl ClusterConfig {
+    /// The default [`publish_queue`](ClusterConfig::publish_queue): 8192 messages, a few seconds
+    /// of a busy room's traffic while the bus reconnects, a few MiB at chat sizes.
+    pub const DEFAULT_PUBLISH_QUEUE: usize = 8192;
+
+    /// A node of cluster `name` over `servers`, with a random node id, the reference membership
+    /// clock and the default queue.
+    pub fn new(servers: Vec<String>, name: ClusterName) -> ClusterConfig {
+        ClusterConfig {
+            servers,
+            name,
+            node: None,
+            membership: Membership::default(),
+            publish_queue: Self::DEFAULT_PUBLISH_QUEUE,
         }
     }
 }

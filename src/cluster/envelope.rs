@@ -192,6 +192,17 @@ impl<T: AsRef<str>> Envelope<T> {
     }
 }
 
+/// Appends a message envelope whose body is `frame`, a typed BROADCAST frame encoded already (a
+/// server's shared relay bytes): the bytes [`Envelope::encode`] writes, without encoding the frame
+/// again. The caller answers for what `encode` checks: `seq` is not 0 (FC-40), the frame's `from`
+/// carries `origin`'s tag (FC-41), and `frame` is one BROADCAST frame under the node's limit.
+pub(crate) fn write_message_envelope(origin: Origin, seq: u64, frame: &[u8], out: &mut Vec<u8>) {
+    debug_assert_ne!(seq, 0, "FC-40: a message is numbered from 1");
+    debug_assert_eq!(frame.first(), Some(&frame_type::BROADCAST));
+    write_header(out, KIND_MESSAGE, origin, seq);
+    out.extend_from_slice(frame);
+}
+
 fn write_header(out: &mut Vec<u8>, kind: u8, origin: Origin, seq: u64) {
     out.push(VERSION);
     out.push(kind);

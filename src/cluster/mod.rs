@@ -73,6 +73,7 @@ mod config;
 mod envelope;
 mod tracker;
 
-pub use config::{ClusterConfigError, ClusterName, Membership};
+pub use config::{ClusterConfig, ClusterConfigError, ClusterName, Membership};
+pub(crate) use envelope::write_message_envelope;
 pub use envelope::{BusDecodeError, BusEncodeError, Envelope, Origin, RelayedMessage};
 pub use tracker::{GapTracker, MembershipChange, TrackerStats, Verdict};

@@ -29,6 +29,8 @@ pub struct HubConfig {
     max_queue_frames: usize,
     /// Invariant: `>= 1`. Sum of the [`Weight`](super::Weight)s one outbox may hold (FC-29).
     max_queue_bytes: usize,
+    /// The high 32 bits of every peer id (FC-41), when the hub is one node of a cluster.
+    peer_id_tag: Option<u32>,
 }
 
 impl HubConfig {
@@ -67,7 +69,36 @@ impl HubConfig {
             max_peers,
             max_queue_frames,
             max_queue_bytes,
+            peer_id_tag: None,
         })
+    }
+
+    /// The same bounds, with peer ids taken in the range of `tag` (FC-41): the hub hands out
+    /// `(tag << 32) | n` for n = 1, 2, ..., so that nodes of one cluster, each with its own tag,
+    /// never give the same id. Once n has used all 32 low bits, [`Hub::join`](super::Hub::join)
+    /// refuses with [`JoinError::PeerIdsExhausted`](super::JoinError::PeerIdsExhausted).
+    ///
+    /// ```
+    /// use framechat::hub::{Hub, HubConfig};
+    ///
+    /// let config = HubConfig::default().with_peer_id_tag(0xABCD);
+    /// assert_eq!(config.peer_id_tag(), Some(0xABCD));
+    /// let hub: Hub<String> = Hub::new(config);
+    /// let (first, _outbox) = hub.join()?;
+    /// assert_eq!(first, 0xABCD_0000_0001);
+    /// # Ok::<(), framechat::hub::JoinError>(())
+    /// ```
+    pub const fn with_peer_id_tag(self, tag: u32) -> HubConfig {
+        HubConfig {
+            peer_id_tag: Some(tag),
+            ..self
+        }
+    }
+
+    /// The high 32 bits of every peer id, if [`HubConfig::with_peer_id_tag`] set them; `None`:
+    /// ids are 1, 2, ...
+    pub const fn peer_id_tag(&self) -> Option<u32> {
+        self.peer_id_tag
     }
 
     /// Peers in the room at once; [`Hub::join`](super::Hub::join) refuses the next one.
@@ -92,6 +123,7 @@ impl Default for HubConfig {
             max_peers: Self::DEFAULT_MAX_PEERS,
             max_queue_frames: Self::DEFAULT_MAX_QUEUE_FRAMES,
             max_queue_bytes: Self::DEFAULT_MAX_QUEUE_BYTES,
+            peer_id_tag: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Model checks of the broadcast hub (§8.4, §8.5, FC-26, FC-28, FC-29, FC-33), as unit tests of the
+//! Model checks of the broadcast hub (§8.4, §8.5, §11, FC-26, FC-28, FC-29, FC-33), as unit tests of the
 //! library so that loom stays a dev-dependency (see [`super::sync`]).
 //!
 //! Run under loom, which explores the interleavings of each model up to a preemption bound:
@@ -46,6 +46,18 @@ fn relay(hub: &Hub<Msg>, from: PeerId, seq: u32) -> Relayed {
             echo: false,
         },
     )
+}
+
+/// The sender of the messages another node relayed: a peer of that node, never of this hub.
+const REMOTE: PeerId = 0xFFFF_0000_0001;
+
+/// What the cluster's bus does with a message another node relayed (§11): offer it to everyone.
+fn broadcast(hub: &Hub<Msg>, seq: u32) -> Relayed {
+    hub.broadcast(Msg {
+        from: REMOTE,
+        seq,
+        echo: false,
+    })
 }
 
 fn config(max_queue_frames: usize) -> HubConfig {
@@ -499,6 +511,158 @@ fn model_shutdown() {
     assert_eq!(hub.stats().peers, 0);
 }
 
+/// (9) §11, FC-28: a remote message broadcast while two local peers relay reaches every peer
+/// exactly once (nobody gets it as an echo), and the local relays are not disturbed.
+fn model_broadcast_among_relays() {
+    let hub = Arc::new(Hub::new(config(16)));
+    let (a, a_out) = join(&hub);
+    let (b, b_out) = join(&hub);
+
+    let sender = {
+        let hub = hub.clone();
+        thread::spawn(move || relay(&hub, a, 0))
+    };
+    let bus = {
+        let hub = hub.clone();
+        thread::spawn(move || broadcast(&hub, 0))
+    };
+    let relayed_b = relay(&hub, b, 0);
+    let relayed_a = sender.join().expect("sender thread");
+    let relayed_remote = bus.join().expect("bus thread");
+
+    for outbox in [&a_out, &b_out] {
+        let mut got = Vec::new();
+        drain_rest(outbox, &mut got);
+        assert_got_all(&got, outbox.peer(), a, 1);
+        assert_got_all(&got, outbox.peer(), b, 1);
+        assert_got_all(&got, outbox.peer(), REMOTE, 1);
+        assert_eq!(got.len(), 3, "peer {}: one of each", outbox.peer());
+        assert_accounting(outbox);
+    }
+    assert_eq!(
+        relayed_remote,
+        Relayed {
+            recipients: 2,
+            slow_consumers: 0
+        }
+    );
+    assert_eq!(relayed_a.recipients + relayed_b.recipients, 4);
+    assert_eq!(
+        hub.stats().offered,
+        6,
+        "a broadcast is counted as a relay is"
+    );
+}
+
+/// (10) FC-28 across nodes: one bus thread broadcasts a remote sender's messages in order; every
+/// peer gets them in that order, while a local relay and a writer run concurrently.
+fn model_broadcasts_keep_their_order() {
+    let hub = Arc::new(Hub::new(config(16)));
+    let (a, a_out) = join(&hub);
+    let (_b, b_out) = join(&hub);
+
+    let bus = {
+        let hub = hub.clone();
+        thread::spawn(move || {
+            broadcast(&hub, 0);
+            broadcast(&hub, 1);
+        })
+    };
+    let sender = {
+        let hub = hub.clone();
+        thread::spawn(move || relay(&hub, a, 0))
+    };
+    let mut got_b = Vec::new();
+    let _ = b_out.try_drain(&mut got_b);
+    bus.join().expect("bus thread");
+    sender.join().expect("sender thread");
+
+    let mut got_a = Vec::new();
+    drain_rest(&a_out, &mut got_a);
+    drain_rest(&b_out, &mut got_b);
+    for (outbox, got) in [(&a_out, &got_a), (&b_out, &got_b)] {
+        assert_got_all(got, outbox.peer(), REMOTE, 2);
+        assert_got_all(got, outbox.peer(), a, 1);
+        assert_accounting(outbox);
+    }
+}
+
+/// (11) Nothing reaches a peer once its `leave` has returned, whatever broadcast is in flight; the
+/// peers that stay get every broadcast.
+fn model_leave_during_broadcast() {
+    let hub = Arc::new(Hub::new(config(16)));
+    let (b, b_out) = join(&hub);
+    let (c, c_out) = join(&hub);
+
+    let bus = {
+        let hub = hub.clone();
+        thread::spawn(move || {
+            broadcast(&hub, 0);
+            broadcast(&hub, 1);
+        })
+    };
+    let leaver = {
+        let hub = hub.clone();
+        let b_out = b_out.clone();
+        thread::spawn(move || {
+            hub.leave(b);
+            b_out.offered()
+        })
+    };
+    bus.join().expect("bus thread");
+    let offered_when_leave_returned = leaver.join().expect("leaver thread");
+
+    assert_eq!(
+        b_out.offered(),
+        offered_when_leave_returned,
+        "nothing may be added after leave returns"
+    );
+    let mut got_b = Vec::new();
+    drain_rest(&b_out, &mut got_b);
+    let expected = [(0, false), (1, false)];
+    assert_eq!(
+        from_sender(&got_b, REMOTE),
+        expected[..got_b.len()],
+        "B got a prefix of the broadcasts"
+    );
+    let mut got_c = Vec::new();
+    drain_rest(&c_out, &mut got_c);
+    assert_got_all(&got_c, c, REMOTE, 2);
+    assert_accounting(&b_out);
+    assert_accounting(&c_out);
+}
+
+/// (12) FC-33: a broadcast racing shutdown adds nothing once shutdown has returned, and every
+/// outbox ends closed with `Shutdown`, holding the broadcast whole or not at all.
+fn model_broadcast_during_shutdown() {
+    let hub = Arc::new(Hub::new(config(16)));
+    let (_a, a_out) = join(&hub);
+    let (_b, b_out) = join(&hub);
+
+    let bus = {
+        let hub = hub.clone();
+        thread::spawn(move || broadcast(&hub, 0))
+    };
+    hub.shutdown();
+    let offered_at_shutdown = [a_out.offered(), b_out.offered()];
+    let relayed = bus.join().expect("bus thread");
+
+    assert_eq!([a_out.offered(), b_out.offered()], offered_at_shutdown);
+    let mut reached = 0;
+    for outbox in [&a_out, &b_out] {
+        assert_eq!(outbox.close_reason(), Some(CloseReason::Shutdown));
+        let mut got = Vec::new();
+        drain_rest(outbox, &mut got);
+        assert!(got.len() <= 1, "at most one copy of the broadcast");
+        reached += got.len();
+        assert_accounting(outbox);
+    }
+    assert_eq!(
+        relayed.recipients, reached,
+        "the broadcast counts the peers it reached"
+    );
+}
+
 #[test]
 fn accounting_holds_for_every_peer() {
     rt::check("accounting", model_accounting);
@@ -542,6 +706,29 @@ fn a_close_wakes_the_blocked_writer_after_its_messages() {
 #[test]
 fn shutdown_closes_every_outbox_and_refuses_joins() {
     rt::check("shutdown", model_shutdown);
+}
+
+#[test]
+fn a_remote_broadcast_among_local_relays_reaches_every_peer_exactly_once() {
+    rt::check("broadcast_among_relays", model_broadcast_among_relays);
+}
+
+#[test]
+fn broadcasts_from_one_thread_arrive_in_order_at_every_peer() {
+    rt::check(
+        "broadcasts_keep_their_order",
+        model_broadcasts_keep_their_order,
+    );
+}
+
+#[test]
+fn nothing_is_broadcast_to_a_peer_after_its_leave_returns() {
+    rt::check("leave_during_broadcast", model_leave_during_broadcast);
+}
+
+#[test]
+fn a_broadcast_adds_nothing_after_shutdown_returns() {
+    rt::check("broadcast_during_shutdown", model_broadcast_during_shutdown);
 }
 
 /// Reports one line per model on stderr, past the test harness's capture.

@@ -14,6 +14,7 @@
 //!   reader tasks                       Hub                                 writer tasks
 //!                       +--------------------------------------+
 //!   relay(a, echo, m) ->| registry: Mutex<                     |
+//!   broadcast(m)      ->|                                      |
 //!   send(b, pong)     ->|   Arc<[Outbox]> sorted by id,        |
 //!   join() / leave(b) ->|   copied on every join and leave >   |
 //!                       +------+---------------+---------------+
@@ -32,7 +33,8 @@
 //! 1. On accept, the server calls [`Hub::join`] (FC-26) and gives the returned [`Outbox`] (a
 //!    handle, cheap to clone) to the connection's writer task. [`JoinError::Full`] is the connection limit of FC-31.
 //! 2. The reader task calls [`Hub::relay`] for each message (FC-28) and [`Hub::send`] for a direct
-//!    answer (a WELCOME, a PONG). Neither ever waits for a queue to have room (FC-29).
+//!    answer (a WELCOME, a PONG). Neither ever waits for a queue to have room (FC-29). A cluster's
+//!    bus calls [`Hub::broadcast`] for each message another node relayed (§11).
 //! 3. The writer task calls [`Outbox::poll_drain`] and writes what it got. When it gets
 //!    [`Drain::Closed`], everything that was queued has been handed over; for
 //!    [`CloseReason::SlowConsumer`] it sends ERROR SLOW_CONSUMER (the one frame that bypasses the
@@ -67,7 +69,8 @@
 //! Each is checked by a loom model in `src/hub/loom_tests.rs` and on threads in `tests/hub.rs`.
 //!
 //! - **Exactly once** (FC-28): a peer registered for the whole of a relay gets that relay's message
-//!   once: `echo` if it is the sender, `others` otherwise.
+//!   once: `echo` if it is the sender, `others` otherwise. A [`Hub::broadcast`] is a relay with no
+//!   sender: every guarantee here holds for it too.
 //! - **Whole or nothing for joiners**: a relay works on the registry as it was at one instant, so a
 //!   peer joining during a relay gets all of it or none of it, and every relay that starts after
 //!   [`Hub::join`] returns.
@@ -100,6 +103,9 @@ mod sync;
 #[cfg(test)]
 mod loom_tests;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::mem;
 use std::task::Waker;
@@ -110,7 +116,8 @@ use self::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 pub use self::config::{HubConfig, HubConfigError};
 pub use self::outbox::{CloseReason, Drain, Outbox};
 
-/// A peer's identity in one hub: 1 for the first peer to join, then 2, 3, ...; never reused.
+/// A peer's identity in one hub: 1 for the first peer to join, then 2, 3, ...; never reused. With a
+/// [tag](HubConfig::with_peer_id_tag), the tag is the high 32 bits and the count the low 32 (FC-41).
 pub type PeerId = u64;
 
 /// How much of a queue's byte bound ([`HubConfig::max_queue_bytes`]) a message takes.
@@ -170,6 +177,9 @@ pub enum JoinError {
     },
     /// [`Hub::shutdown`] was called (FC-33).
     ShuttingDown,
+    /// The hub has a [peer id tag](HubConfig::with_peer_id_tag) and has handed out all 2^32 - 1
+    /// ids of its range (FC-41): a new id would leave the range, and could be another node's.
+    PeerIdsExhausted,
 }
 
 impl fmt::Display for JoinError {
@@ -177,6 +187,7 @@ impl fmt::Display for JoinError {
         match self {
             JoinError::Full { max_peers } => write!(f, "the room is full ({max_peers} peers)"),
             JoinError::ShuttingDown => f.write_str("the server is shutting down"),
+            JoinError::PeerIdsExhausted => f.write_str("every peer id of this node was handed out"),
         }
     }
 }
@@ -206,6 +217,8 @@ pub struct HubStats {
     pub joined: u64,
     /// [`Hub::join`]s refused with [`JoinError::Full`].
     pub refused_full: u64,
+    /// [`Hub::join`]s refused with [`JoinError::PeerIdsExhausted`].
+    pub refused_exhausted: u64,
     /// Peers removed by [`Hub::leave`] (not counting slow consumers and shutdown).
     pub left: u64,
     /// Outboxes closed as slow consumers (FC-29).
@@ -251,11 +264,12 @@ struct Registry<M> {
     /// the room as it was at one instant. Invariant: every outbox that was removed from this list
     /// was closed before the registry lock was released.
     peers: PeerList<M>,
-    /// The id the next join gets.
-    next_peer: PeerId,
+    /// The id the next join gets; `None` once a tagged range is used up.
+    next_peer: Option<PeerId>,
     shutting_down: bool,
     joined: u64,
     refused_full: u64,
+    refused_exhausted: u64,
     left: u64,
     slow_consumers: u64,
 }
@@ -308,10 +322,11 @@ impl<M: Clone + Weight> Hub<M> {
             config,
             registry: Mutex::new(Registry {
                 peers: Arc::new(Vec::new()),
-                next_peer: 1,
+                next_peer: Some(first_peer_id(config.peer_id_tag())),
                 shutting_down: false,
                 joined: 0,
                 refused_full: 0,
+                refused_exhausted: 0,
                 left: 0,
                 slow_consumers: 0,
             }),
@@ -338,9 +353,11 @@ impl<M: Clone + Weight> Hub<M> {
                 max_peers: self.config.max_peers(),
             });
         }
-        let peer = registry.next_peer;
-        // 2^64 joins would take centuries at any connection rate: this cannot be reached.
-        registry.next_peer = peer.checked_add(1).expect("peer ids are never exhausted");
+        let Some(peer) = registry.next_peer else {
+            registry.refused_exhausted += 1;
+            return Err(JoinError::PeerIdsExhausted);
+        };
+        registry.next_peer = next_peer_id(peer, self.config.peer_id_tag());
         let outbox = Outbox::new(peer, &self.config, Arc::clone(&self.counters));
         let mut peers = Vec::with_capacity(registry.peers.len() + 1);
         peers.extend(registry.peers.iter().cloned());
@@ -378,6 +395,39 @@ impl<M: Clone + Weight> Hub<M> {
     /// A peer whose queue cannot take its message gets it dropped, is closed with
     /// [`CloseReason::SlowConsumer`] and leaves the room; the others are not affected.
     pub fn relay(&self, from: PeerId, echo: M, others: M) -> Relayed {
+        self.fan_out(Some((from, echo)), others)
+    }
+
+    /// Offers `message` to every peer in the room: the entry point for a message that another node
+    /// of a cluster relayed (§11), whose sender is no peer of this hub, so nobody gets an echo.
+    ///
+    /// The same rules as [`Hub::relay`] hold, and it is counted the same way: exactly once for each
+    /// peer in the room for the whole call, in call order for one calling thread (so a bus that
+    /// calls it in the order a remote sender sent keeps that sender's order, FC-28), the same bounds
+    /// and slow-consumer policy (FC-29), nothing after leave.
+    ///
+    /// ```
+    /// use framechat::hub::{Drain, Hub, HubConfig};
+    ///
+    /// let hub: Hub<String> = Hub::new(HubConfig::default());
+    /// let (_alice, alice_out) = hub.join()?;
+    /// let (_bob, bob_out) = hub.join()?;
+    ///
+    /// let relayed = hub.broadcast("carol@node2: hi".to_string());
+    /// assert_eq!((relayed.recipients, relayed.slow_consumers), (2, 0));
+    ///
+    /// let mut out = Vec::new();
+    /// assert_eq!(alice_out.try_drain(&mut out), Drain::Messages);
+    /// assert_eq!(bob_out.try_drain(&mut out), Drain::Messages);
+    /// assert_eq!(out, ["carol@node2: hi", "carol@node2: hi"]);
+    /// # Ok::<(), framechat::hub::JoinError>(())
+    /// ```
+    pub fn broadcast(&self, message: M) -> Relayed {
+        self.fan_out(None, message)
+    }
+
+    /// [`Hub::relay`] with `echo` as `(sender, echo)`, or [`Hub::broadcast`] without one.
+    fn fan_out(&self, echo: Option<(PeerId, M)>, others: M) -> Relayed {
         let peers = Arc::clone(&lock(&self.registry).peers);
         let mut relayed = Relayed::default();
         let mut slow = Vec::new();
@@ -396,17 +446,20 @@ impl<M: Clone + Weight> Hub<M> {
                 Offer::Closed(refused) => drop(refused),
             };
 
-        let sender = peers.binary_search_by_key(&from, |o| o.peer()).ok();
-        match sender {
-            Some(index) => {
-                let weight = echo.weight();
-                deliver(&peers[index], echo, weight);
+        let mut sender = None;
+        if let Some((from, echo)) = echo {
+            match peers.binary_search_by_key(&from, |o| o.peer()) {
+                Ok(index) => {
+                    let weight = echo.weight();
+                    deliver(&peers[index], echo, weight);
+                    sender = Some(from);
+                }
+                Err(_) => drop(echo),
             }
-            None => drop(echo),
         }
         let weight = others.weight();
         let mut receivers = peers.len() - usize::from(sender.is_some());
-        for outbox in peers.iter().filter(|o| o.peer() != from) {
+        for outbox in peers.iter().filter(|o| Some(o.peer()) != sender) {
             receivers -= 1;
             if receivers > 0 {
                 deliver(outbox, others.clone(), weight);
@@ -481,12 +534,13 @@ impl<M: Clone + Weight> Hub<M> {
 
     /// The counters now. See [`HubStats`] for when they are exact.
     pub fn stats(&self) -> HubStats {
-        let (peers, joined, refused_full, left, slow_consumers) = {
+        let (peers, joined, refused_full, refused_exhausted, left, slow_consumers) = {
             let registry = lock(&self.registry);
             (
                 registry.peers.len(),
                 registry.joined,
                 registry.refused_full,
+                registry.refused_exhausted,
                 registry.left,
                 registry.slow_consumers,
             )
@@ -495,6 +549,7 @@ impl<M: Clone + Weight> Hub<M> {
             peers,
             joined,
             refused_full,
+            refused_exhausted,
             left,
             slow_consumers,
             offered: self.counters.offered.load(Ordering::Relaxed),
@@ -537,12 +592,36 @@ impl<M: Clone + Weight> Hub<M> {
 impl<M> fmt::Debug for Hub<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let registry = lock(&self.registry);
-        f.debug_struct("Hub")
+        let mut debug = f.debug_struct("Hub");
+        debug
             .field("config", &self.config)
-            .field("peers", &registry.peers.len())
-            .field("next_peer", &registry.next_peer)
+            .field("peers", &registry.peers.len());
+        match registry.next_peer {
+            Some(next_peer) => debug.field("next_peer", &next_peer),
+            None => debug.field("next_peer", &format_args!("exhausted")),
+        };
+        debug
             .field("shutting_down", &registry.shutting_down)
             .finish_non_exhaustive()
+    }
+}
+
+/// The first id a hub hands out: 1, in the range of `tag` if there is one (FC-41).
+fn first_peer_id(tag: Option<u32>) -> PeerId {
+    match tag {
+        Some(tag) => u64::from(tag) << 32 | 1,
+        None => 1,
+    }
+}
+
+/// The id after `peer`, or `None` if there is none: in a tagged range, once the low 32 bits are all
+/// used (the next id would carry another tag); untagged, after 2^64 - 1 joins, which no server lives
+/// to see but which costs nothing to refuse rather than wrap.
+fn next_peer_id(peer: PeerId, tag: Option<u32>) -> Option<PeerId> {
+    let next = peer.checked_add(1)?;
+    match tag {
+        Some(tag) if next >> 32 != u64::from(tag) => None,
+        _ => Some(next),
     }
 }
 

@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// one-second retransmit. Default [`ServerConfig::system_listen_backlog`]; the kernel caps it
     /// at `net.core.somaxconn` whatever is asked.
     pub listen_backlog: u32,
+    /// Join a cluster of nodes that serve one room over NATS (§11); `None`, the default, for a
+    /// server on its own. Feature `cluster`.
+    #[cfg(feature = "cluster")]
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl ServerConfig {
@@ -118,6 +122,10 @@ impl ServerConfig {
                 name: "tls.handshake_timeout",
             });
         }
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &self.cluster {
+            validate_cluster(cluster)?;
+        }
         let needed = Outgoing::largest_weight(self.limits);
         let max_queue_bytes = self.hub.max_queue_bytes();
         if max_queue_bytes < needed {
@@ -147,8 +155,30 @@ impl Default for ServerConfig {
             #[cfg(feature = "tls")]
             tls: None,
             listen_backlog: ServerConfig::system_listen_backlog(),
+            #[cfg(feature = "cluster")]
+            cluster: None,
         }
     }
+}
+
+/// The transport's settings that cannot work: no server to reach, an unreadable server address,
+/// a queue that holds nothing.
+#[cfg(feature = "cluster")]
+fn validate_cluster(cluster: &crate::cluster::ClusterConfig) -> Result<(), ServerConfigError> {
+    if cluster.servers.is_empty() {
+        return Err(ServerConfigError::NoClusterServers);
+    }
+    if let Some(index) = cluster
+        .servers
+        .iter()
+        .position(|url| url.parse::<async_nats::ServerAddr>().is_err())
+    {
+        return Err(ServerConfigError::BadClusterServer { index });
+    }
+    if cluster.publish_queue == 0 {
+        return Err(ServerConfigError::ZeroPublishQueue);
+    }
+    Ok(())
 }
 
 impl ServerConfig {
@@ -200,6 +230,18 @@ pub enum ServerConfigError {
         /// The weight of the largest message under the configured limit.
         needed: usize,
     },
+    /// `cluster.servers` was empty: the bus would have nowhere to connect (feature `cluster`).
+    #[cfg(feature = "cluster")]
+    NoClusterServers,
+    /// `cluster.servers[index]` is not a NATS server address (`nats://host:port`).
+    #[cfg(feature = "cluster")]
+    BadClusterServer {
+        /// Its position in the list.
+        index: usize,
+    },
+    /// `cluster.publish_queue` was zero: no local message could ever reach the bus.
+    #[cfg(feature = "cluster")]
+    ZeroPublishQueue,
 }
 
 impl fmt::Display for ServerConfigError {
@@ -219,6 +261,22 @@ impl fmt::Display for ServerConfigError {
                 "a queue bound of {max_queue_bytes} bytes cannot hold the largest message \
                  ({needed} bytes): raise it or lower the frame limit"
             ),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::NoClusterServers => {
+                write!(f, "a cluster needs at least one NATS server")
+            }
+            #[cfg(feature = "cluster")]
+            ServerConfigError::BadClusterServer { index } => write!(
+                f,
+                "cluster server {index} is not a NATS address (nats://host:port)"
+            ),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::ZeroPublishQueue => {
+                write!(
+                    f,
+                    "the cluster's publish queue must hold at least 1 message"
+                )
+            }
         }
     }
 }

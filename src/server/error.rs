@@ -56,6 +56,9 @@ pub enum BindError {
         /// What the operating system said.
         source: io::Error,
     },
+    /// The cluster bus's thread or runtime could not be started (feature `cluster`).
+    #[cfg(feature = "cluster")]
+    Bus(io::Error),
 }
 
 impl fmt::Display for BindError {
@@ -74,6 +77,8 @@ impl fmt::Display for BindError {
                     "cannot serve metrics on {addr} (--metrics-addr): {source}"
                 )
             }
+            #[cfg(feature = "cluster")]
+            BindError::Bus(source) => write!(f, "cannot start the cluster bus: {source}"),
         }
     }
 }
@@ -85,6 +90,8 @@ impl std::error::Error for BindError {
             BindError::Listen { source, .. }
             | BindError::TlsListen { source, .. }
             | BindError::MetricsListen { source, .. } => Some(source),
+            #[cfg(feature = "cluster")]
+            BindError::Bus(source) => Some(source),
         }
     }
 }
@@ -98,6 +105,8 @@ impl From<BindError> for io::Error {
             BindError::Listen { source, .. }
             | BindError::TlsListen { source, .. }
             | BindError::MetricsListen { source, .. } => source.kind(),
+            #[cfg(feature = "cluster")]
+            BindError::Bus(source) => source.kind(),
         };
         io::Error::new(kind, err)
     }

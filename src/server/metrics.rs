@@ -100,6 +100,10 @@ pub struct Snapshot {
     pub p50_service_ms: f64,
     /// 99th percentile service time, milliseconds.
     pub p99_service_ms: f64,
+    /// The cluster bus's figures (§11), for a node of a cluster; `None` for a server on its own,
+    /// whose JSON line and Prometheus text then carry none of them. Feature `cluster`.
+    #[cfg(feature = "cluster")]
+    pub bus: Option<super::BusStats>,
 }
 
 impl Metrics {
@@ -170,6 +174,8 @@ impl Metrics {
             avg_service_ms: avg,
             p50_service_ms: p50,
             p99_service_ms: p99,
+            #[cfg(feature = "cluster")]
+            bus: None,
         }
     }
 }
@@ -287,6 +293,92 @@ const PROMETHEUS: [PrometheusMetric; 16] = [
     },
 ];
 
+/// A figure of the cluster bus: its name (after `framechat_` in Prometheus, as it is in the JSON
+/// line), type, help, and its value.
+#[cfg(feature = "cluster")]
+struct BusMetric {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    value: fn(&super::BusStats) -> u64,
+}
+
+#[cfg(feature = "cluster")]
+const BUS_METRICS: [BusMetric; 12] = [
+    BusMetric {
+        name: "bus_connected",
+        kind: "gauge",
+        help: "1 while the NATS connection is up, else 0.",
+        value: |b| u64::from(b.connected),
+    },
+    BusMetric {
+        name: "bus_published_total",
+        kind: "counter",
+        help: "Local messages published on the bus.",
+        value: |b| b.published,
+    },
+    BusMetric {
+        name: "bus_publish_dropped_total",
+        kind: "counter",
+        help: "Local messages not published: the queue in front of the bus was full.",
+        value: |b| b.publish_dropped,
+    },
+    BusMetric {
+        name: "bus_delivered_total",
+        kind: "counter",
+        help: "Messages from other nodes given to the room.",
+        value: |b| b.delivered,
+    },
+    BusMetric {
+        name: "bus_gap_messages_total",
+        kind: "counter",
+        help: "Messages from other nodes found missing by gaps in their numbers.",
+        value: |b| b.gap_messages,
+    },
+    BusMetric {
+        name: "bus_lost_tail_messages_total",
+        kind: "counter",
+        help: "Messages from other nodes found missing by their heartbeats.",
+        value: |b| b.lost_tail_messages,
+    },
+    BusMetric {
+        name: "bus_lost_total",
+        kind: "counter",
+        help: "Messages from other nodes known lost: gaps and lost tails.",
+        value: super::BusStats::lost,
+    },
+    BusMetric {
+        name: "bus_duplicates_total",
+        kind: "counter",
+        help: "Messages from other nodes dropped as already accounted for.",
+        value: |b| b.duplicates,
+    },
+    BusMetric {
+        name: "bus_stale_epoch_total",
+        kind: "counter",
+        help: "Envelopes dropped as from an older run of their node.",
+        value: |b| b.stale_epoch,
+    },
+    BusMetric {
+        name: "bus_malformed_total",
+        kind: "counter",
+        help: "Envelopes dropped as malformed.",
+        value: |b| b.malformed,
+    },
+    BusMetric {
+        name: "bus_reconnects_total",
+        kind: "counter",
+        help: "Connections to a NATS server after the first.",
+        value: |b| b.reconnects,
+    },
+    BusMetric {
+        name: "cluster_nodes_alive",
+        kind: "gauge",
+        help: "Other nodes of the cluster alive now.",
+        value: |b| b.nodes_alive,
+    },
+];
+
 /// `x` rounded to `decimals` places, as the line prints it.
 fn rounded(x: f64, decimals: i32) -> Value {
     let scale = 10f64.powi(decimals);
@@ -319,8 +411,9 @@ impl Snapshot {
     }
 
     /// The JSON line's fields, in its order: the seed's first.
-    fn json_fields(&self, previous: Option<&Snapshot>) -> [(&'static str, Value); 17] {
-        [
+    fn json_fields(&self, previous: Option<&Snapshot>) -> Vec<(&'static str, Value)> {
+        #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
+        let mut fields = vec![
             ("messages_total", self.messages_total.into()),
             ("rps", rounded(self.rps(previous), 2)),
             ("interval_messages", self.interval_messages(previous).into()),
@@ -338,7 +431,16 @@ impl Snapshot {
             ("bytes_in", self.bytes_in.into()),
             ("bytes_out", self.bytes_out.into()),
             ("tls_handshakes_failed", self.tls_handshakes_failed.into()),
-        ]
+        ];
+        #[cfg(feature = "cluster")]
+        if let Some(bus) = &self.bus {
+            fields.extend(
+                BUS_METRICS
+                    .iter()
+                    .map(|metric| (metric.name, Value::from((metric.value)(bus)))),
+            );
+        }
+        fields
     }
 
     /// Messages relayed since `previous`, or over the whole life.
@@ -370,6 +472,16 @@ impl Snapshot {
             out.push_str(&format!(
                 "# HELP framechat_{name} {help}\n# TYPE framechat_{name} {kind}\nframechat_{name} {value}\n"
             ));
+        }
+        #[cfg(feature = "cluster")]
+        if let Some(bus) = &self.bus {
+            for metric in &BUS_METRICS {
+                let (name, kind, help) = (metric.name, metric.kind, metric.help);
+                let value = (metric.value)(bus);
+                out.push_str(&format!(
+                    "# HELP framechat_{name} {help}\n# TYPE framechat_{name} {kind}\nframechat_{name} {value}\n"
+                ));
+            }
         }
         out
     }
@@ -539,5 +651,69 @@ mod tests {
         }
         assert!(text.contains("\nframechat_messages_total 10\n"));
         assert!(text.contains("\nframechat_service_seconds_p99 0.0025\n"));
+    }
+
+    /// The names scripts and tests read (§11): fixed, whatever the order of the table.
+    #[cfg(feature = "cluster")]
+    const BUS_NAMES: [&str; 12] = [
+        "bus_connected",
+        "bus_published_total",
+        "bus_publish_dropped_total",
+        "bus_delivered_total",
+        "bus_gap_messages_total",
+        "bus_lost_tail_messages_total",
+        "bus_lost_total",
+        "bus_duplicates_total",
+        "bus_stale_epoch_total",
+        "bus_malformed_total",
+        "bus_reconnects_total",
+        "cluster_nodes_alive",
+    ];
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn a_node_of_a_cluster_shows_each_bus_figure_under_its_name() {
+        // FC-49: each figure under its name, in the Prometheus text and the JSON line.
+        let bus = super::super::BusStats {
+            connected: true,
+            published: 1,
+            publish_dropped: 2,
+            delivered: 3,
+            gap_messages: 4,
+            lost_tail_messages: 5,
+            duplicates: 6,
+            stale_epoch: 7,
+            malformed: 8,
+            reconnects: 9,
+            nodes_alive: 10,
+        };
+        let node = Snapshot {
+            bus: Some(bus),
+            ..sample()
+        };
+        let expected = [1, 1, 2, 3, 4, 5, 9, 6, 7, 8, 9, 10];
+        let text = node.to_prometheus();
+        let line: serde_json::Map<String, Value> =
+            serde_json::from_str(&node.to_json_line(None)).expect("a JSON object");
+        for (name, value) in BUS_NAMES.iter().zip(expected) {
+            assert!(
+                text.contains(&format!("\nframechat_{name} {value}\n")),
+                "{name} {value} in {text}"
+            );
+            assert_eq!(line[*name], value, "{name} in the JSON line");
+        }
+        assert_eq!(line.len(), 17 + BUS_NAMES.len());
+    }
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn a_server_on_its_own_shows_no_bus_figure() {
+        // FC-49: a server on its own reports none of them.
+        let text = sample().to_prometheus();
+        let line = sample().to_json_line(None);
+        for name in BUS_NAMES {
+            assert!(!text.contains(name), "{name} in {text}");
+            assert!(!line.contains(name), "{name} in {line}");
+        }
     }
 }

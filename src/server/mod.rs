@@ -41,6 +41,8 @@
 
 mod auth;
 mod backoff;
+#[cfg(feature = "cluster")]
+mod bus;
 mod close;
 mod config;
 mod connection;
@@ -66,6 +68,8 @@ use async_std::task;
 use futures_io::{AsyncRead, AsyncWrite};
 
 pub use auth::{AuthConfig, LegacyPolicy, TokenFileError, TokenSet};
+#[cfg(feature = "cluster")]
+pub use bus::{BusEvent, BusStats};
 pub use config::{ServerConfig, ServerConfigError};
 pub use error::BindError;
 pub use metrics::Snapshot;
@@ -104,7 +108,11 @@ enum Transport {
 /// State shared by the accept loop, the connection tasks and the handles.
 struct Shared {
     config: ServerConfig,
-    hub: Hub<Outgoing>,
+    /// Shared with the bus thread, which broadcasts what other nodes relay.
+    hub: Arc<Hub<Outgoing>>,
+    /// The cluster bus, when the server is a node of one (§11).
+    #[cfg(feature = "cluster")]
+    bus: Option<bus::Bus>,
     metrics: Metrics,
     shutting_down: AtomicBool,
     /// Open connections' sockets, to close those still open when the shutdown's grace runs out.
@@ -130,6 +138,10 @@ impl Shared {
     fn snapshot(&self) -> Snapshot {
         let mut snapshot = self.metrics.snapshot();
         snapshot.slow_consumers = self.hub.stats().slow_consumers;
+        #[cfg(feature = "cluster")]
+        {
+            snapshot.bus = self.bus.as_ref().map(bus::Bus::stats);
+        }
         snapshot
     }
 }
@@ -223,7 +235,21 @@ impl ServerHandle {
         self.shared.snapshot()
     }
 
-    /// Starts a graceful shutdown (FC-33); [`Server::run`] returns when it is done.
+    /// This node's run in its cluster (§11.2): its id and epoch; `None` for a server on its own.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_origin(&self) -> Option<crate::cluster::Origin> {
+        self.shared.bus.as_ref().map(bus::Bus::origin)
+    }
+
+    /// The bus's connection changes as they happen, for a server in a cluster: each event goes to
+    /// one receiver, and past 64 unread events new ones are dropped. `None` for a server on its own.
+    #[cfg(feature = "cluster")]
+    pub fn bus_events(&self) -> Option<async_std::channel::Receiver<BusEvent>> {
+        self.shared.bus.as_ref().map(bus::Bus::events)
+    }
+
+    /// Starts a graceful shutdown (FC-33); [`Server::run`] returns when it is done, the cluster's
+    /// bus (if any) stopped too.
     pub fn shutdown(&self) {
         let _ = self.stop.try_send(());
     }
@@ -259,8 +285,25 @@ impl Server {
         };
         let (stop_sender, stop) = async_std::channel::bounded(1);
         let (shutdown_signal, shutdown_heard) = async_std::channel::bounded(1);
+        #[cfg(feature = "cluster")]
+        let (hub, bus) = match &config.cluster {
+            Some(cluster) => {
+                let origin = bus::origin_for(cluster);
+                // FC-41: this node's peer ids carry the high 32 bits of its id.
+                let tag = (origin.node >> 32) as u32;
+                let hub = Arc::new(Hub::new(config.hub.with_peer_id_tag(tag)));
+                let bus = bus::Bus::start(cluster, origin, config.limits, hub.clone())
+                    .map_err(BindError::Bus)?;
+                (hub, Some(bus))
+            }
+            None => (Arc::new(Hub::new(config.hub)), None),
+        };
+        #[cfg(not(feature = "cluster"))]
+        let hub = Arc::new(Hub::new(config.hub));
         let shared = Arc::new(Shared {
-            hub: Hub::new(config.hub),
+            hub,
+            #[cfg(feature = "cluster")]
+            bus,
             config,
             metrics: Metrics::new(),
             shutting_down: AtomicBool::new(false),
@@ -371,6 +414,15 @@ impl Server {
         #[cfg(feature = "tls")]
         drop(self.tls_listener);
         let snapshot = close::shutdown(&shared).await;
+        // The bus goes last: what the last readers relayed is still published, within the grace.
+        #[cfg(feature = "cluster")]
+        let snapshot = match &shared.bus {
+            Some(bus) => {
+                bus.stop(shared.config.shutdown_grace).await;
+                shared.snapshot()
+            }
+            None => snapshot,
+        };
         // The endpoint releases its port when it ends. The printer is not awaited (it may be
         // asleep for a whole interval): it checks the flag after waking and prints nothing more.
         if let Some(endpoint) = metrics_endpoint {
@@ -484,6 +536,10 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr, transport: &
                 shared.refusing.fetch_sub(1, Ordering::AcqRel);
                 shared.active.fetch_sub(1, Ordering::AcqRel);
             });
+        }
+        Err(JoinError::PeerIdsExhausted) => {
+            log::error!("refusing {addr}: this node has handed out every peer id of its range");
+            let _ = stream.shutdown(Shutdown::Both);
         }
         Err(_) => {
             let _ = stream.shutdown(Shutdown::Both);

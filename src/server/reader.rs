@@ -336,11 +336,18 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
         }
     };
     // Slow consumers this relay made are counted by the hub, and logged when they disconnect.
+    #[cfg(feature = "cluster")]
+    let for_bus = shared.bus.as_ref().map(|bus| (bus, relayed.clone()));
     shared.hub.relay(
         peer,
         Outgoing::Echo(relayed.clone()),
         Outgoing::Broadcast(relayed),
     );
+    // After the local relay, and never waiting: the echo and the room do not wait for the bus.
+    #[cfg(feature = "cluster")]
+    if let Some((bus, relayed)) = for_bus {
+        bus.publish(&relayed);
+    }
     shared.metrics.record_message(started.elapsed());
 }
 

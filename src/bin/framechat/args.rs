@@ -33,7 +33,7 @@ pub(crate) struct Cli {
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run the chat server (both profiles on one port).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// An interactive line client: stdin lines are sent, what arrives is printed.
     Client(ClientArgs),
     /// The notebook's demo: an in-process server and two concurrent clients.
@@ -102,6 +102,54 @@ pub(crate) struct ServeArgs {
     #[cfg(feature = "tls")]
     #[command(flatten)]
     tls: TlsServeArgs,
+    #[cfg(feature = "cluster")]
+    #[command(flatten)]
+    cluster: ClusterServeArgs,
+}
+
+/// `serve`'s cluster bus (§11): this node serves one room with the others over NATS.
+#[cfg(feature = "cluster")]
+#[derive(clap::Args)]
+struct ClusterServeArgs {
+    /// Join a cluster over these NATS servers (nats://host:port, comma-separated).
+    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    cluster: Vec<String>,
+    /// The cluster's name: 1 to 64 ASCII letters, digits, '-' or '_'.
+    #[arg(long, requires = "cluster", default_value = "framechat")]
+    cluster_name: String,
+    /// This node's id, hex (0x...) or decimal [default: random at each start]. Its high 32 bits
+    /// must differ from every other node's.
+    #[arg(long, requires = "cluster", value_parser = parse_node_id)]
+    node_id: Option<u64>,
+    /// How many local messages may wait for the bus; past it they are dropped and counted.
+    #[arg(long, value_name = "N", requires = "cluster", default_value_t = framechat::cluster::ClusterConfig::DEFAULT_PUBLISH_QUEUE)]
+    bus_queue: usize,
+}
+
+#[cfg(feature = "cluster")]
+impl ClusterServeArgs {
+    /// The cluster these flags describe, if `--cluster` was given.
+    fn config(&self) -> Result<Option<framechat::cluster::ClusterConfig>, AnyError> {
+        if self.cluster.is_empty() {
+            return Ok(None);
+        }
+        let name = framechat::cluster::ClusterName::new(&self.cluster_name)
+            .map_err(|err| format!("--cluster-name: {err}"))?;
+        let mut config = framechat::cluster::ClusterConfig::new(self.cluster.clone(), name);
+        config.node = self.node_id;
+        config.publish_queue = self.bus_queue;
+        Ok(Some(config))
+    }
+}
+
+/// A node id: `0x` and hex digits, or decimal digits.
+#[cfg(feature = "cluster")]
+fn parse_node_id(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|err| format!("{text:?} is not a node id (hex with 0x, or decimal): {err}"))
 }
 
 /// `serve`'s TLS listener (§10), beside the plain one on `--addr`.
@@ -194,6 +242,8 @@ impl ServeArgs {
             listen_backlog: self
                 .listen_backlog
                 .unwrap_or_else(ServerConfig::system_listen_backlog),
+            #[cfg(feature = "cluster")]
+            cluster: self.cluster.config()?,
         };
         config.validate().map_err(|err| match err {
             ServerConfigError::ZeroDuration { name } => {
@@ -207,6 +257,15 @@ impl ServeArgs {
                  --max-frame-len {} ({needed} bytes): raise --queue-bytes or lower --max-frame-len",
                 self.max_frame_len
             ),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::NoClusterServers => "--cluster needs at least one URL".to_string(),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::BadClusterServer { index } => format!(
+                "--cluster: {:?} is not a NATS address (nats://host:port)",
+                self.cluster.cluster.get(index).map_or("", String::as_str)
+            ),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::ZeroPublishQueue => "--bus-queue must be at least 1".to_string(),
             other => other.to_string(),
         })?;
         Ok(config)
