@@ -385,9 +385,10 @@ enum ProfileArg {
 
 #[derive(Parser)]
 pub(crate) struct BenchArgs {
-    /// Server to drive; without it a framechat server starts in-process on a free port.
-    #[arg(long)]
-    addr: Option<Address>,
+    /// Server to drive, or the nodes of one cluster comma-separated (a,b,c), clients placed on
+    /// them round-robin; without it a framechat server starts in-process on a free port.
+    #[arg(long, value_delimiter = ',')]
+    addr: Vec<Address>,
     /// Protocol: framechat typed or legacy (the notebook's framing), or a NATS server.
     #[arg(long, value_enum, default_value_t = BenchConfig::default().target)]
     profile: Target,
@@ -426,10 +427,11 @@ pub(crate) struct BenchArgs {
     /// TLS handshake with --tls, and for typed its WELCOME) and report connections per second.
     #[arg(long, value_name = "N")]
     handshakes: Option<u64>,
-    /// The process id of the server at --addr (on this machine): the report gives its CPU time
-    /// per delivery, user and system. Without --addr the bench's own process is measured.
-    #[arg(long, value_name = "PID", requires = "addr")]
-    server_pid: Option<u32>,
+    /// The process id of the server at --addr (on this machine), or of each node comma-separated:
+    /// the report gives their CPU time per delivery, summed, user and system. Without --addr the
+    /// bench's own process is measured.
+    #[arg(long, value_name = "PID", value_delimiter = ',', requires = "addr")]
+    server_pid: Vec<u32>,
     #[cfg(feature = "tls")]
     #[command(flatten)]
     tls: TlsClientArgs,
@@ -461,14 +463,15 @@ impl BenchArgs {
         if self.clients == 0 || self.window == 0 {
             return Err("--clients and --window must be at least 1".into());
         }
-        if self.profile == Target::Nats && self.addr.is_none() {
+        if self.profile == Target::Nats && self.addr.is_empty() {
             return Err("--profile nats needs --addr of a running nats-server".into());
         }
         if self.handshakes == Some(0) {
             return Err("--handshakes must be at least 1".into());
         }
         #[cfg(feature = "tls")]
-        let tls = match &self.addr {
+        // One TLS client for every node: the first address names the certificate's host.
+        let tls = match self.addr.first() {
             Some(addr) => self.tls.client(addr)?,
             None if self.tls.tls => {
                 return Err("--tls needs --addr of a server's TLS listener".into())
@@ -481,7 +484,7 @@ impl BenchArgs {
             return Err("--tls drives framechat servers only, not --profile nats".into());
         }
         Ok(BenchConfig {
-            addr: self.addr.as_ref().map(Address::first),
+            addrs: self.addr.iter().map(Address::first).collect(),
             target: self.profile,
             clients: self.clients,
             load: match self.duration {
@@ -496,7 +499,7 @@ impl BenchArgs {
             token: read_token(self.token_file.as_deref())?,
             tls,
             handshakes: self.handshakes,
-            server_pid: self.server_pid,
+            server_pids: self.server_pid.clone(),
         })
     }
 }

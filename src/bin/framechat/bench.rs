@@ -7,6 +7,10 @@
 //! deliveries: one echo and `clients − 1` broadcasts. The same workload drives a framechat server in
 //! either profile, the notebook's Python server (legacy), or a NATS server (every client subscribes to one
 //! subject and publishes to it, so it receives its own message back and every other client's).
+//!
+//! Given several addresses (the nodes of one cluster, §11), the bench places its clients on them
+//! round-robin ([`node_of`]) and reports latency twice more: for deliveries whose sender is on the
+//! receiver's node ("local") and for the others ("cross-node"), which crossed the bus.
 
 mod cpu;
 mod nats;
@@ -53,8 +57,9 @@ pub(crate) enum Load {
 /// The bench's settings; each is a `framechat bench` flag.
 #[derive(Clone, Debug)]
 pub(crate) struct BenchConfig {
-    /// The server; `None` starts a framechat server in-process on a free port.
-    pub addr: Option<SocketAddr>,
+    /// The servers, one per node of a cluster, clients placed on them round-robin ([`node_of`]);
+    /// none starts a framechat server in-process on a free port.
+    pub addrs: Vec<SocketAddr>,
     /// The protocol spoken.
     pub target: Target,
     /// Concurrent clients. Default 50, as the notebook's exercise.
@@ -78,9 +83,10 @@ pub(crate) struct BenchConfig {
     /// Measure connection setup instead of the load: open this many connections one after
     /// another. `None` for the load.
     pub handshakes: Option<u64>,
-    /// The process of the server at `addr`, whose CPU time the report divides by the deliveries.
-    /// Ignored for an in-process server, whose process is the bench's own.
-    pub server_pid: Option<u32>,
+    /// The processes of the servers at `addrs` (one per node), whose CPU time, summed, the report
+    /// divides by the deliveries. Ignored for an in-process server, whose process is the bench's
+    /// own.
+    pub server_pids: Vec<u32>,
 }
 
 impl BenchConfig {
@@ -91,7 +97,7 @@ impl BenchConfig {
 impl Default for BenchConfig {
     fn default() -> Self {
         BenchConfig {
-            addr: None,
+            addrs: Vec::new(),
             target: Target::Typed,
             clients: 50,
             load: Load::Messages(Self::DEFAULT_MESSAGES),
@@ -103,7 +109,7 @@ impl Default for BenchConfig {
             token: None,
             tls: None,
             handshakes: None,
-            server_pid: None,
+            server_pids: Vec::new(),
         }
     }
 }
@@ -143,6 +149,12 @@ pub(crate) struct Report {
     pub avg_service_ms: f64,
     /// End-to-end latency percentiles in microseconds: p50, p90, p99, p99.9, max.
     pub latency_us: [u64; 5],
+    /// The nodes the clients were spread over: the addresses driven (1 for an in-process server).
+    pub nodes_driven: usize,
+    /// Latency of the deliveries whose sender is on the receiver's node (echoes included).
+    pub local: Option<LatencySplit>,
+    /// Latency of the deliveries whose sender is on another node: they crossed the bus.
+    pub cross_node: Option<LatencySplit>,
     /// `1 / avg_service_ms`: the measured per-node rate, by construction.
     pub rps_per_node: f64,
     /// `nodes × rps_per_node × utilization`.
@@ -183,6 +195,82 @@ impl ServerCpu {
             includes_clients,
         }
     }
+}
+
+/// The latency of one kind of delivery (local or cross-node), in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LatencySplit {
+    /// Deliveries timed.
+    pub samples: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+}
+
+impl LatencySplit {
+    /// `None` when nothing was timed.
+    fn of(histogram: &Histogram<u64>) -> Option<LatencySplit> {
+        (!histogram.is_empty()).then(|| LatencySplit {
+            samples: histogram.len(),
+            p50_us: histogram.value_at_quantile(0.5),
+            p99_us: histogram.value_at_quantile(0.99),
+        })
+    }
+
+    fn to_json(split: Option<LatencySplit>) -> serde_json::Value {
+        match split {
+            Some(split) => serde_json::json!({
+                "samples": split.samples, "p50": split.p50_us, "p99": split.p99_us,
+            }),
+            None => serde_json::Value::Null,
+        }
+    }
+
+    fn to_text(split: Option<LatencySplit>) -> String {
+        match split {
+            Some(split) => format!(
+                "p50 {} µs, p99 {} µs ({} timed)",
+                split.p50_us, split.p99_us, split.samples
+            ),
+            None => "none timed".to_string(),
+        }
+    }
+}
+
+/// The node client `client` (counted from 0) connects to among `nodes`: round-robin, so each node
+/// gets `clients / nodes` clients and the first `clients % nodes` nodes one more.
+pub(crate) fn node_of(client: usize, nodes: usize) -> usize {
+    client % nodes.max(1)
+}
+
+/// Where a client sits, to tell the deliveries from its own node from those that crossed the bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seat {
+    /// The client's node, by [`node_of`].
+    pub(crate) node: usize,
+    pub(crate) nodes: usize,
+    /// The high 32 bits of the client's peer id (from WELCOME): the tag of its node (FC-41), which
+    /// every peer id that node gives carries too. `None` for legacy and NATS clients.
+    pub(crate) tag: Option<u32>,
+}
+
+impl Seat {
+    /// Whether a BROADCAST from `from` came from another node: its peer id carries another tag
+    /// (FC-41). With one node, nothing does.
+    pub(crate) fn is_cross_node_peer(self, from: u64) -> bool {
+        self.nodes > 1 && self.tag.is_some_and(|tag| tag != peer_tag(from))
+    }
+
+    /// Whether bench client `sender` (numbered from 1, as NATS payloads carry it) is on another
+    /// node.
+    pub(crate) fn is_cross_node_client(self, sender: u64) -> bool {
+        let sender = usize::try_from(sender.saturating_sub(1)).unwrap_or(usize::MAX);
+        node_of(sender, self.nodes) != self.node
+    }
+}
+
+/// A peer id's high 32 bits: its node's tag (FC-41).
+fn peer_tag(peer_id: u64) -> u32 {
+    (peer_id >> 32) as u32
 }
 
 /// Clients that lost deliveries for one reason.
@@ -232,6 +320,8 @@ struct Tally {
     echoes: AtomicU64,
     sent: AtomicU64,
     latency_us: Mutex<Histogram<u64>>,
+    local_us: Mutex<Histogram<u64>>,
+    cross_node_us: Mutex<Histogram<u64>>,
     last_delivery: Mutex<Option<Instant>>,
     stop_sending: AtomicBool,
     /// Clients whose sending is over (they may still be draining).
@@ -258,6 +348,8 @@ impl Tally {
             echoes: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             latency_us: Mutex::new(latency_histogram()),
+            local_us: Mutex::new(latency_histogram()),
+            cross_node_us: Mutex::new(latency_histogram()),
             last_delivery: Mutex::new(None),
             stop_sending: AtomicBool::new(false),
             senders_done: AtomicU64::new(0),
@@ -333,29 +425,29 @@ pub(crate) async fn run(
     config: &BenchConfig,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Report, Error> {
-    let (addr, in_process) = match config.addr {
-        Some(addr) => (addr, None),
-        None => {
-            let server = InProcessServer::start().await?;
-            (server.handle.local_addr(), Some(server))
-        }
-    };
+    let (addrs, in_process) = servers(config).await?;
     let tally = Arc::new(Tally::new());
     // Dropping `go` starts every client at once.
     let (go, ready) = channel::bounded::<()>(1);
     let mut clients = Vec::with_capacity(config.clients);
     for id in 0..config.clients {
+        let node = node_of(id, addrs.len());
         let conn = Connection::open(
-            addr,
+            addrs[node],
             config.target,
             config.tls.as_ref(),
             config.token.as_ref(),
         )
         .await?;
+        let seat = Seat {
+            node,
+            nodes: addrs.len(),
+            tag: conn.peer_id().map(peer_tag),
+        };
         let (tally, ready, config) = (tally.clone(), ready.clone(), config.clone());
         clients.push(task::spawn(async move {
             let _ = ready.recv().await;
-            let result = conn.drive(&config, &tally, id as u64 + 1).await;
+            let result = conn.drive(&config, &tally, id as u64 + 1, seat).await;
             tally.clients_done.fetch_add(1, Relaxed);
             result
         }));
@@ -366,11 +458,15 @@ pub(crate) async fn run(
         // accepts settle, or the first broadcasts would miss late registrants.
         task::sleep(LEGACY_SETTLE).await;
     }
-    let measured = match (&in_process, config.server_pid) {
-        (Some(_), _) => Some(cpu::Process::Own),
-        (None, pid) => pid.map(cpu::Process::Pid),
+    let measured: Vec<cpu::Process> = match &in_process {
+        Some(_) => vec![cpu::Process::Own],
+        None => config
+            .server_pids
+            .iter()
+            .map(|&pid| cpu::Process::Pid(pid))
+            .collect(),
     };
-    let cpu_before = measured.and_then(cpu::Process::times);
+    let cpu_before = cpu::Process::total_times(&measured);
     let start = Instant::now();
     drop(go);
     if let Load::Duration(limit) = config.load {
@@ -391,8 +487,7 @@ pub(crate) async fn run(
     for client in clients {
         client.await?;
     }
-    let cpu_spent = measured
-        .and_then(cpu::Process::times)
+    let cpu_spent = cpu::Process::total_times(&measured)
         .zip(cpu_before)
         .map(|(after, before)| after.since(before));
     let last = lock(&tally.last_delivery).unwrap_or_else(Instant::now);
@@ -402,14 +497,21 @@ pub(crate) async fn run(
         None => None,
     };
     let mut report = Report::new(config, &tally, elapsed_s, server_relay_ms);
-    report.server_cpu = cpu_spent.map(|spent| {
-        ServerCpu::new(
-            spent,
-            report.deliveries,
-            measured == Some(cpu::Process::Own),
-        )
-    });
+    report.server_cpu = cpu_spent
+        .map(|spent| ServerCpu::new(spent, report.deliveries, measured == [cpu::Process::Own]));
     Ok(report)
+}
+
+/// The servers to drive: `config.addrs`, or else one started in-process, returned too so that the
+/// caller stops it.
+async fn servers(
+    config: &BenchConfig,
+) -> Result<(Vec<SocketAddr>, Option<InProcessServer>), Error> {
+    if !config.addrs.is_empty() {
+        return Ok((config.addrs.clone(), None));
+    }
+    let server = InProcessServer::start().await?;
+    Ok((vec![server.handle.local_addr()], Some(server)))
 }
 
 /// The framechat server `run` starts when it is given no address.
@@ -463,6 +565,8 @@ impl Report {
         } else {
             0.0
         };
+        let local = LatencySplit::of(&lock(&tally.local_us));
+        let cross_node = LatencySplit::of(&lock(&tally.cross_node_us));
         let latency_us = match lock(&tally.latency_us) {
             h if !h.is_empty() => [
                 h.value_at_quantile(0.5),
@@ -489,6 +593,9 @@ impl Report {
             server_relay_ms,
             avg_service_ms,
             latency_us,
+            nodes_driven: config.addrs.len().max(1),
+            local,
+            cross_node,
             rps_per_node,
             cluster_rps: config.nodes * rps_per_node * config.utilization,
             nodes: config.nodes,
@@ -502,7 +609,12 @@ impl Report {
 // One per client, moved once into its task: boxing the larger variant would save nothing.
 #[allow(clippy::large_enum_variant)]
 enum Connection {
-    Framechat { reader: Reader, writer: Writer },
+    Framechat {
+        reader: Reader,
+        writer: Writer,
+        /// From WELCOME; `None` for legacy.
+        peer_id: Option<u64>,
+    },
     Nats(nats::Connection),
 }
 
@@ -551,7 +663,10 @@ impl BenchWriter {
 /// What a client's reader saw, merged into the tally at its end.
 struct Seen {
     echoes: u64,
-    latency_us: Histogram<u64>,
+    /// Deliveries from the receiver's node; all of them with one node.
+    local_us: Histogram<u64>,
+    /// Deliveries from other nodes.
+    cross_node_us: Histogram<u64>,
     last: Option<Instant>,
     /// Why the server ended this client's stream, when it said (an ERROR frame) or when the
     /// connection failed; `None` for an end with no word.
@@ -569,15 +684,32 @@ impl Seen {
     fn new() -> Seen {
         Seen {
             echoes: 0,
-            latency_us: latency_histogram(),
+            local_us: latency_histogram(),
+            cross_node_us: latency_histogram(),
             last: None,
             end: None,
         }
     }
 
+    /// One delivery's latency.
+    fn record(&mut self, us: u64, cross_node: bool) {
+        let histogram = if cross_node {
+            &mut self.cross_node_us
+        } else {
+            &mut self.local_us
+        };
+        histogram.saturating_record(us.max(1));
+    }
+
     fn merge_into(self, tally: &Tally) {
         tally.echoes.fetch_add(self.echoes, Relaxed);
-        let _ = lock(&tally.latency_us).add(&self.latency_us);
+        {
+            let mut all = lock(&tally.latency_us);
+            let _ = all.add(&self.local_us);
+            let _ = all.add(&self.cross_node_us);
+        }
+        let _ = lock(&tally.local_us).add(&self.local_us);
+        let _ = lock(&tally.cross_node_us).add(&self.cross_node_us);
         if let Some(mine) = self.last {
             let mut last = lock(&tally.last_delivery);
             *last = Some(last.map_or(mine, |l| l.max(mine)));
@@ -586,19 +718,20 @@ impl Seen {
 }
 
 /// Connects a framechat client (inside TLS when `tls` is given) and, if typed, reads its WELCOME
-/// (§8.3), which is not part of the workload.
+/// (§8.3), which is not part of the workload; its peer id is returned with the connection.
 async fn open_framechat(
     addr: SocketAddr,
     profile: Profile,
     tls: Option<&TlsClient>,
     token: Option<&Token>,
-) -> Result<(Reader, Writer), Error> {
+) -> Result<(Reader, Writer, Option<u64>), Error> {
     let (mut reader, writer) =
         client::connect_over(addr, tls, profile, Limits::default(), token).await?;
+    let mut peer_id = None;
     if profile == Profile::Typed {
         // WELCOME first (§8.3); it is not part of the workload.
         match futures_lite::StreamExt::try_next(&mut reader).await? {
-            Some(Frame::Welcome { .. }) => {}
+            Some(Frame::Welcome { peer_id: id, .. }) => peer_id = Some(id),
             // UNAUTHORIZED, most likely: no --token-file, or a token the server does not admit.
             Some(Frame::Error { code, reason }) => {
                 return Err(protocol_error(format!(
@@ -608,7 +741,7 @@ async fn open_framechat(
             other => return Err(protocol_error(format!("expected WELCOME, got {other:?}"))),
         }
     }
-    Ok((reader, writer))
+    Ok((reader, writer, peer_id))
 }
 
 /// What `--handshakes N` measured: connections set up one after another.
@@ -644,18 +777,16 @@ pub(crate) async fn run_handshakes(
             ))
         }
     };
-    let (addr, in_process) = match config.addr {
-        Some(addr) => (addr, None),
-        None => {
-            let server = InProcessServer::start().await?;
-            (server.handle.local_addr(), Some(server))
-        }
-    };
+    let (addrs, in_process) = servers(config).await?;
     let mut setup_us = latency_histogram();
     let start = Instant::now();
-    for _ in 0..connections {
+    for connection in 0..connections {
         let began = Instant::now();
-        let (_reader, mut writer) =
+        let addr = addrs[node_of(
+            usize::try_from(connection).unwrap_or(usize::MAX),
+            addrs.len(),
+        )];
+        let (_reader, mut writer, _) =
             open_framechat(addr, profile, config.tls.as_ref(), config.token.as_ref()).await?;
         setup_us.saturating_record(began.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
         // A failed close costs the server nothing more: the next connection does not wait on it.
@@ -741,16 +872,34 @@ impl Connection {
             Target::Legacy => Profile::Legacy,
             Target::Nats => return Ok(Connection::Nats(nats::Connection::open(addr).await?)),
         };
-        let (reader, writer) = open_framechat(addr, profile, tls, token).await?;
-        Ok(Connection::Framechat { reader, writer })
+        let (reader, writer, peer_id) = open_framechat(addr, profile, tls, token).await?;
+        Ok(Connection::Framechat {
+            reader,
+            writer,
+            peer_id,
+        })
+    }
+
+    /// The peer id a framechat server gave a typed client.
+    fn peer_id(&self) -> Option<u64> {
+        match self {
+            Connection::Framechat { peer_id, .. } => *peer_id,
+            Connection::Nats(_) => None,
+        }
     }
 
     /// Sends closed-loop and reads everything until the drain ends.
-    async fn drive(self, config: &BenchConfig, tally: &Arc<Tally>, me: u64) -> Result<(), Error> {
+    async fn drive(
+        self,
+        config: &BenchConfig,
+        tally: &Arc<Tally>,
+        me: u64,
+        seat: Seat,
+    ) -> Result<(), Error> {
         let (tokens, token) = channel::unbounded::<()>();
         let progress = Arc::new(Progress::default());
         let (mut writer, reading) = match self {
-            Connection::Framechat { reader, writer } => {
+            Connection::Framechat { reader, writer, .. } => {
                 let send_times = (writer.encoder().profile() == Profile::Legacy)
                     .then(|| Arc::new(Mutex::new(VecDeque::new())));
                 let reading = task::spawn(read_framechat(
@@ -758,6 +907,7 @@ impl Connection {
                     progress.clone(),
                     tokens,
                     send_times.clone(),
+                    seat,
                 ));
                 let text = "x".repeat(config.size);
                 let writer = BenchWriter::Framechat {
@@ -768,7 +918,8 @@ impl Connection {
                 (writer, reading)
             }
             Connection::Nats(connection) => {
-                let (writer, reading) = connection.start(me, config.size, progress.clone(), tokens);
+                let (writer, reading) =
+                    connection.start(me, seat, config.size, progress.clone(), tokens);
                 (BenchWriter::Nats(writer), reading)
             }
         };
@@ -842,6 +993,7 @@ async fn read_framechat(
     progress: Arc<Progress>,
     tokens: channel::Sender<()>,
     send_times: Option<SendTimes>,
+    seat: Seat,
 ) -> Result<Seen, Error> {
     let mut seen = Seen::new();
     let mut deliveries = 0u64;
@@ -852,20 +1004,26 @@ async fn read_framechat(
             .read_each(|frame| {
                 let (now, instant) =
                     *arrived.get_or_insert_with(|| (UnixMicros::now(), Instant::now()));
+                // (latency, whether the sender is on another node)
                 let latency = match frame {
                     Frame::Echo { sent_at, .. } => {
                         seen.echoes += 1;
                         let _ = tokens.try_send(());
-                        Some(now.saturating_since(sent_at))
+                        Some((now.saturating_since(sent_at), false))
                     }
-                    Frame::Broadcast { sent_at, .. } => Some(now.saturating_since(sent_at)),
+                    Frame::Broadcast { from, sent_at, .. } => {
+                        Some((now.saturating_since(sent_at), seat.is_cross_node_peer(from)))
+                    }
                     Frame::Text(text) if text.starts_with("echo: ") => {
                         seen.echoes += 1;
                         let _ = tokens.try_send(());
                         let sent = send_times
                             .as_ref()
                             .and_then(|times| lock(times).pop_front());
-                        sent.map(|at| instant.saturating_duration_since(at).as_micros() as u64)
+                        sent.map(|at| {
+                            let us = instant.saturating_duration_since(at).as_micros();
+                            (u64::try_from(us).unwrap_or(u64::MAX), false)
+                        })
                     }
                     Frame::Text(_) => None,
                     Frame::Error { code, reason } => {
@@ -877,8 +1035,8 @@ async fn read_framechat(
                     _ => return,
                 };
                 deliveries += 1;
-                if let Some(us) = latency {
-                    seen.latency_us.saturating_record(us.max(1));
+                if let Some((us, cross_node)) = latency {
+                    seen.record(us, cross_node);
                 }
             })
             .await;
@@ -942,6 +1100,9 @@ impl Report {
             "avg_service_ms": rounded(self.avg_service_ms, 6),
             "server_relay_ms": self.server_relay_ms.map(|ms| rounded(ms, 6)),
             "latency_us": { "p50": p50, "p90": p90, "p99": p99, "p99_9": p999, "max": max },
+            "nodes": self.nodes_driven,
+            "latency_local_us": LatencySplit::to_json(self.local),
+            "latency_cross_node_us": LatencySplit::to_json(self.cross_node),
             "server_cpu": self.server_cpu.map(|cpu| serde_json::json!({
                 "user_s": rounded(cpu.user_s, 3),
                 "system_s": rounded(cpu.system_s, 3),
@@ -989,6 +1150,16 @@ impl Report {
             Target::Typed | Target::Nats => "end to end, sender to every receiver",
         };
         let over = if self.tls { " over TLS" } else { "" };
+        let split = if self.nodes_driven > 1 {
+            format!(
+                "\nlatency on {} nodes: local {}; cross-node {}",
+                self.nodes_driven,
+                LatencySplit::to_text(self.local),
+                LatencySplit::to_text(self.cross_node)
+            )
+        } else {
+            String::new()
+        };
         let cpu = match self.server_cpu {
             Some(cpu) => format!(
                 "\nserver CPU         {:.3} µs/delivery user + {:.3} µs system ({:.2} s + {:.2} s{})",
@@ -1012,7 +1183,7 @@ impl Report {
              deliveries/s       {:.0}  ({} deliveries)\n\
              lost               {}{}\n\
              avg service        {:.4} ms (1 / echo rps){relay}{cpu}\n\
-             latency ({latency_kind}): p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, max {} µs\n\
+             latency ({latency_kind}): p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, max {} µs{split}\n\
              capacity: rps_per_node ≈ 1 / avg_service_time = {:.0}; \
              cluster_rps ≈ {} nodes × {:.0} × {} utilization = {:.0}",
             self.target,

@@ -80,7 +80,10 @@ fn a_host_name_resolves_for_serve_client_and_bench() {
     let Command::Bench(bench) = parse(&["bench", "--addr", "localhost:50555"]) else {
         panic!("a bench command")
     };
-    let addr = bench.config().expect("valid").addr.expect("an address");
+    let addrs = bench.config().expect("valid").addrs;
+    let [addr] = addrs[..] else {
+        panic!("one address: {addrs:?}")
+    };
     assert!(addr.ip().is_loopback() && addr.port() == 50555, "{addr}");
 }
 

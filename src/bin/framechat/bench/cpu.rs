@@ -29,6 +29,23 @@ impl Process {
     pub(crate) fn times(self) -> Option<CpuTimes> {
         CpuTimes::parse(&std::fs::read_to_string(self.stat_path()).ok()?)
     }
+
+    /// The CPU time of all of `processes` (the nodes of a cluster), summed; `None` if there are
+    /// none or one cannot be read, since a sum missing a node would understate the cost.
+    pub(crate) fn total_times(processes: &[Process]) -> Option<CpuTimes> {
+        let mut total: Option<CpuTimes> = None;
+        for process in processes {
+            let times = process.times()?;
+            total = Some(match total {
+                Some(sum) => CpuTimes {
+                    user: sum.user + times.user,
+                    system: sum.system + times.system,
+                },
+                None => times,
+            });
+        }
+        total
+    }
 }
 
 /// A process's CPU time: user and system.

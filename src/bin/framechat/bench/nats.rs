@@ -15,7 +15,7 @@ use async_std::task::{self, JoinHandle};
 use framechat::futures::Error;
 use framechat::UnixMicros;
 
-use super::{protocol_error, Progress, Seen};
+use super::{protocol_error, Progress, Seat, Seen};
 
 /// A payload carries the sender's id and its send time, 8 bytes each; the rest is padding.
 pub(super) const MIN_SIZE: usize = 16;
@@ -62,6 +62,7 @@ impl Connection {
     pub(super) fn start(
         self,
         me: u64,
+        seat: Seat,
         size: usize,
         progress: Arc<Progress>,
         tokens: channel::Sender<()>,
@@ -73,6 +74,7 @@ impl Connection {
             self.leftover,
             shared.clone(),
             me,
+            seat,
             progress,
             tokens,
         ));
@@ -128,6 +130,7 @@ async fn read(
     mut buf: Vec<u8>,
     writer: Arc<Mutex<TcpStream>>,
     me: u64,
+    seat: Seat,
     progress: Arc<Progress>,
     tokens: channel::Sender<()>,
 ) -> Result<Seen, Error> {
@@ -166,7 +169,7 @@ async fn read(
                     let _ = tokens.try_send(());
                 }
                 let us = now.saturating_since(UnixMicros(sent_at));
-                seen.latency_us.saturating_record(us.max(1));
+                seen.record(us, seat.is_cross_node_client(sender));
             }
             deliveries += 1;
             consumed = end + 2;

@@ -10,7 +10,7 @@ use async_std::task;
 
 fn small(target: Target, addr: Option<SocketAddr>) -> BenchConfig {
     BenchConfig {
-        addr,
+        addrs: addr.into_iter().collect(),
         target,
         clients: 5,
         load: Load::Messages(40),
@@ -79,10 +79,13 @@ fn the_bench_loses_nothing_against_an_in_process_typed_server() {
             "deliveries_per_s",
             "echo_rps",
             "elapsed_s",
+            "latency_cross_node_us",
+            "latency_local_us",
             "latency_us",
             "lost",
             "lost_by",
             "messages_sent",
+            "nodes",
             "server_cpu",
             "server_relay_ms",
             "size",
@@ -98,6 +101,14 @@ fn the_bench_loses_nothing_against_an_in_process_typed_server() {
         keys(&json["capacity"]),
         ["cluster_rps", "nodes", "rps_per_node", "utilization"]
     );
+    // One node: every delivery is local.
+    assert_eq!(json["nodes"], 1);
+    assert_eq!(json["latency_cross_node_us"], serde_json::Value::Null);
+    assert_eq!(
+        json["latency_local_us"]["samples"], report.deliveries,
+        "typed: every delivery is timed"
+    );
+    assert_eq!(report.cross_node, None);
 }
 
 #[test]
@@ -174,7 +185,7 @@ fn the_bench_drives_the_seed_python_server_with_the_legacy_profile() {
     let stdout = server.0.stdout.take().expect("piped stdout");
     let port = port_from_output(stdout, |line| line.strip_prefix("listening ")?.parse().ok());
     let config = BenchConfig {
-        server_pid: Some(server.0.id()),
+        server_pids: vec![server.0.id()],
         ..small(
             Target::Legacy,
             Some(SocketAddr::from(([127, 0, 0, 1], port))),
@@ -310,4 +321,110 @@ fn a_client_the_server_closes_with_an_error_is_named_as_the_reason_for_its_losse
     );
     assert!(report.to_text().contains(&group.reason));
     assert!(report.to_json().contains("\"lost_by\""));
+}
+
+#[test]
+fn clients_are_placed_round_robin_over_the_nodes() {
+    let placed: Vec<usize> = (0..7).map(|client| bench::node_of(client, 3)).collect();
+    assert_eq!(placed, [0, 1, 2, 0, 1, 2, 0]);
+    assert!((0..5).all(|client| bench::node_of(client, 1) == 0));
+}
+
+#[test]
+fn a_delivery_is_cross_node_when_its_sender_is_on_another_node() {
+    use crate::bench::Seat;
+    // FC-41: a peer id's high 32 bits are its node's tag.
+    let seat = Seat {
+        node: 1,
+        nodes: 3,
+        tag: Some(7),
+    };
+    assert!(!seat.is_cross_node_peer(7 << 32 | 5));
+    assert!(seat.is_cross_node_peer(8 << 32 | 5));
+    let alone = Seat { nodes: 1, ..seat };
+    assert!(
+        !alone.is_cross_node_peer(8 << 32 | 5),
+        "one node: all local"
+    );
+    // NATS payloads carry the bench's client number, from 1: client k is on node (k - 1) % 3.
+    assert!(!seat.is_cross_node_client(2) && !seat.is_cross_node_client(5));
+    assert!(seat.is_cross_node_client(1) && seat.is_cross_node_client(3));
+}
+
+#[test]
+fn bench_takes_a_comma_separated_address_and_server_pid_per_node() {
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+    let parse = |flags: &[&str]| match Cli::try_parse_from(
+        ["framechat", "bench"].iter().chain(flags).copied(),
+    ) {
+        Ok(Cli {
+            command: Command::Bench(args),
+            ..
+        }) => args.config(),
+        Ok(_) => panic!("a bench command"),
+        Err(err) => Err(err.to_string().into()),
+    };
+    let nodes = "127.0.0.1:4001,127.0.0.1:4002,127.0.0.1:4003";
+    let config = parse(&["--addr", nodes, "--server-pid", "11,12,13"]).expect("valid");
+    let ports: Vec<u16> = config.addrs.iter().map(SocketAddr::port).collect();
+    assert_eq!(ports, [4001, 4002, 4003]);
+    assert_eq!(config.server_pids, [11, 12, 13]);
+    let config = parse(&["--addr", "127.0.0.1:4001"]).expect("one address, as before");
+    assert_eq!(config.addrs, [SocketAddr::from(([127, 0, 0, 1], 4001))]);
+    assert!(parse(&["--addr", "127.0.0.1:4001,nowhere"]).is_err());
+    assert!(
+        parse(&["--server-pid", "11,12"]).is_err(),
+        "pids need --addr"
+    );
+}
+
+#[test]
+fn the_bench_spreads_its_clients_over_every_address_round_robin() {
+    use framechat::server::{Server, ServerConfig};
+    // Two servers that are no cluster: each relays only among its own clients, so what each
+    // server counts shows where the clients went (3 and 2 of 5) and what each of them sent.
+    task::block_on(async {
+        let mut handles = Vec::new();
+        let mut addrs = Vec::new();
+        for _ in 0..2 {
+            let server = Server::bind(ServerConfig {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                metrics_interval: None,
+                detect_window: crate::IN_PROCESS_DETECT_WINDOW,
+                ..ServerConfig::default()
+            })
+            .await
+            .expect("bind");
+            addrs.push(server.local_addr());
+            handles.push(server.handle());
+            task::spawn(server.run());
+        }
+        let config = BenchConfig {
+            addrs,
+            // Deliveries that cannot come (the other server's) are waited for this long.
+            drain: std::time::Duration::from_secs(1),
+            ..small(Target::Typed, None)
+        };
+        let report = bench::run(&config, |_, _| {})
+            .await
+            .expect("the bench runs");
+        let metrics: Vec<(u64, u64)> = handles
+            .iter()
+            .map(|handle| {
+                let metrics = handle.metrics();
+                (metrics.connections_total, metrics.messages_total)
+            })
+            .collect();
+        assert_eq!(metrics, [(3, 3 * 40), (2, 2 * 40)]);
+        assert_eq!(report.nodes_driven, 2);
+        assert_eq!(report.messages_sent, 5 * 40);
+        // Each client hears its own server's clients only: 3 × 3 × 40 + 2 × 2 × 40.
+        assert_eq!(report.deliveries, 520);
+        assert_eq!(report.lost, 5 * 5 * 40 - 520);
+        assert!(report.to_text().contains("latency on 2 nodes: local p50"));
+        for handle in handles {
+            handle.shutdown();
+        }
+    });
 }
