@@ -153,7 +153,7 @@
 //! | `futures-io` | `Stream` / `Sink` over `AsyncRead` / `AsyncWrite` (`futures` module) |
 //! | `hub` | the broadcast hub |
 //! | `server` | the async-std server library (`server` module; brings `hub` and `futures-io`) |
-//! | `cluster` | the cluster bus's sans-IO layer (`cluster` module: envelopes, gap tracking, membership; §11); no transport yet |
+//! | `cluster` | several servers serving one room over NATS (§11): the sans-IO `cluster` module (envelopes, gap tracking, membership) and its transport behind `ServerConfig::cluster` and `serve --cluster` (async-nats on a tokio thread of its own; not default: about 74 s more to build) |
 //! | `cli` (default) | the `framechat` binary: `serve`, `client`, `demo`, `bench` |
 //! | `tls` | a TLS listener in the server (`server::TlsConfig`), and `--tls` for `serve`, `client` and `bench` (rustls with the *ring* provider; not default: about 35 s more CPU to build) |
 //! | `proptest`, `quickcheck` | generators of valid frames for your own property tests |
