@@ -42,8 +42,7 @@ def latency(bench, key, scope=None):
     """A latency percentile in µs: overall, or for 'local' / 'cross_node' deliveries if reported."""
     if scope is None:
         return bench["latency_us"][key]
-    split = bench.get("latency_by_placement_us") or bench.get("latency_split_us") or {}
-    part = split.get(scope)
+    part = bench.get(f"latency_{scope}_us")
     return part.get(key) if part else None
 
 
