@@ -20,6 +20,9 @@
 //!   `Arc<[u8]>` and written in place with `write_vectored`; a smaller one is copied into each
 //!   recipient's queue, where it joins the bytes already waiting (one plain write later);
 //! - a writer is woken by the first push after it parked and by none after it, until it runs.
+//!
+//! `CEILING_YIELD=1` makes each writer yield once before it takes its queue, so that readers
+//! running meanwhile add to the batch (fewer, larger writes; BENCHMARKS.md says what it measured).
 use std::io::{self, IoSlice};
 use std::mem;
 use std::net::Shutdown;
@@ -276,7 +279,14 @@ fn put_line(out: &mut Vec<u8>, prefix: &[u8], text: &[u8]) {
 /// Writes whatever is queued, a whole queue per wake-up, until the reader closes the queue.
 async fn write_queue(mut stream: TcpStream, me: Arc<Peer>) {
     let mut batch = Pending::default();
-    while me.take(&mut batch).await {
+    let yield_first = std::env::var_os("CEILING_YIELD").is_some_and(|value| value == "1");
+    loop {
+        if yield_first {
+            task::yield_now().await;
+        }
+        if !me.take(&mut batch).await {
+            break;
+        }
         let written = match batch.parts.as_slice() {
             [Part::Copied(run)] => stream.write_all(&batch.copied[run.clone()]).await,
             parts => write_parts(&mut stream, &batch.copied, parts).await,

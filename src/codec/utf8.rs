@@ -78,6 +78,21 @@ impl TextBuf {
     /// made if [`reserve_exact`](TextBuf::reserve_exact) did not make it.
     #[inline]
     pub(crate) fn append(&mut self, piece: &[u8]) {
+        // A byte at a time is the common case of small reads: kept small enough to inline.
+        if let ([byte], Some(to)) = (piece, self.bytes.get_mut(self.filled)) {
+            *to = *byte;
+            if self.ascii == self.filled && byte.is_ascii() {
+                self.ascii += 1;
+            }
+            self.filled += 1;
+        } else {
+            self.append_slice(piece);
+        }
+    }
+
+    /// [`append`](TextBuf::append) of anything but one byte, out of line: inlined, it made the
+    /// byte-at-a-time loop slower.
+    fn append_slice(&mut self, piece: &[u8]) {
         let end = self.filled + piece.len();
         if end > self.bytes.len() {
             self.bytes.resize(end, 0);
@@ -99,11 +114,19 @@ impl TextBuf {
         text_after_ascii(&self.bytes[..self.filled], self.ascii)
     }
 
+    #[inline]
     pub(crate) fn clear(&mut self) {
         self.filled = 0;
         self.ascii = 0;
     }
 
+    /// The bytes appended so far (what the `[u8]` it reads as holds, without building the slice).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.filled
+    }
+
+    #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.bytes.capacity()
     }
@@ -121,6 +144,7 @@ impl TextBuf {
 impl core::ops::Deref for TextBuf {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         &self.bytes[..self.filled]
     }
@@ -131,11 +155,6 @@ impl core::ops::Deref for TextBuf {
 /// 8-byte words, which the compiler turns into vector loads, ORs and stores.
 #[inline]
 fn copy_ascii(into: &mut [u8], from: &[u8]) -> bool {
-    // A byte at a time is the common case of small reads: no loop for it.
-    if let ([to], [byte]) = (&mut *into, from) {
-        *to = *byte;
-        return byte.is_ascii();
-    }
     const BLOCK: usize = 64;
     // Byte-wise ORs of whole blocks: the compiler makes them a few vector ORs per block.
     let mut high_bits = [0u8; BLOCK];
