@@ -22,19 +22,23 @@ const ASCII_BLOCK: usize = 256;
 /// `bytes` as text, or `Err(valid_up_to)`: the length of the longest valid UTF-8 prefix, as
 /// `core::str::Utf8Error::valid_up_to` reports it.
 #[inline]
+#[expect(unsafe_code, reason = "calls text_after_ascii")]
 pub(crate) fn text(bytes: &[u8]) -> Result<&str, usize> {
-    text_after_ascii(bytes, 0)
+    // SAFETY: an empty prefix is ASCII.
+    unsafe { text_after_ascii(bytes, 0) }
 }
 
-/// [`text`] of `bytes`, whose first `ascii` bytes are already known to be ASCII; `ascii` is at most
-/// `bytes.len()`, and a wrong claim is a bug of this module (only [`TextBuf`] makes one, from its
-/// invariant).
+/// [`text`] of `bytes`, whose first `ascii` bytes are already known to be ASCII.
+///
+/// # Safety
+///
+/// `bytes[..ascii]` must be ASCII (and `ascii <= bytes.len()`): those bytes are not read again.
 #[inline]
 #[expect(
     unsafe_code,
     reason = "ASCII vouched for by is_ascii; see the module docs"
 )]
-fn text_after_ascii(bytes: &[u8], ascii: usize) -> Result<&str, usize> {
+unsafe fn text_after_ascii(bytes: &[u8], ascii: usize) -> Result<&str, usize> {
     debug_assert!(bytes[..ascii].is_ascii());
     let rest = &bytes[ascii..];
     let ascii = ascii
@@ -110,8 +114,10 @@ impl TextBuf {
     /// The whole buffer as text, or `Err(valid_up_to)`, as [`text`] says; the ASCII pieces at its
     /// start are not read again.
     #[inline]
+    #[expect(unsafe_code, reason = "calls text_after_ascii")]
     pub(crate) fn text(&self) -> Result<&str, usize> {
-        text_after_ascii(&self.bytes[..self.filled], self.ascii)
+        // SAFETY: `bytes[..ascii]` is ASCII and `ascii <= filled`, the invariant of `ascii`.
+        unsafe { text_after_ascii(&self.bytes[..self.filled], self.ascii) }
     }
 
     #[inline]
@@ -151,18 +157,17 @@ impl core::ops::Deref for TextBuf {
 }
 
 /// Copies `from` into `into` (of the same length) and says whether it was all ASCII: one pass over
-/// the bytes instead of a copy, then `is_ascii` over them again. Written as 64-byte blocks of
-/// 8-byte words, which the compiler turns into vector loads, ORs and stores.
+/// the bytes while they are in the nearest cache, instead of a copy, then `is_ascii` over them
+/// again. Byte-wise ORs of whole 64-byte blocks, which the compiler turns into vector loads, ORs
+/// and stores (blocks of 8-byte words or of 16 bytes it leaves scalar: BENCHMARKS.md, "The codec's
+/// 64 KiB segmented path").
 #[inline]
 fn copy_ascii(into: &mut [u8], from: &[u8]) -> bool {
     const BLOCK: usize = 64;
-    // Byte-wise ORs of whole blocks: the compiler makes them a few vector ORs per block.
     let mut high_bits = [0u8; BLOCK];
     let mut into_blocks = into.chunks_exact_mut(BLOCK);
     let mut from_blocks = from.chunks_exact(BLOCK);
     for (to, from) in (&mut into_blocks).zip(&mut from_blocks) {
-        // Through a local block, so each byte is loaded once: the compiler would otherwise load
-        // it for the OR and again for the copy.
         let mut block = [0; BLOCK];
         block.copy_from_slice(from);
         for (bits, byte) in high_bits.iter_mut().zip(&block) {
