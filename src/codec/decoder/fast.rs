@@ -1,15 +1,13 @@
 //! The fast paths [`Decoder::decode`] inlines: each handles one common case completely or changes
 //! nothing and leaves it to the state machine.
 
-use alloc::vec::Vec;
-
 use super::machine::State;
 use super::payload::{be_u32, parse_payload, parse_typed};
 use super::{Decoded, Decoder, RETAINED_BUFFER};
 use crate::codec::error::DecodeError;
 use crate::codec::frame::Frame;
 use crate::codec::limits::inbound_limit;
-use crate::codec::utf8;
+use crate::codec::utf8::{self, TextBuf};
 use crate::codec::wire::{self, TypeRule};
 use crate::codec::Profile;
 
@@ -104,7 +102,7 @@ impl Decoder {
         self.buf_returned = false;
         self.buf.clear();
         if self.buf.capacity() > RETAINED_BUFFER {
-            self.buf = Vec::new();
+            self.buf = TextBuf::default();
         }
     }
 

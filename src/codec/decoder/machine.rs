@@ -340,12 +340,8 @@ impl Decoder {
         if needed > self.buf.capacity() {
             self.grow_buf_to(needed, len);
         }
-        // Room is made above, so `push` never grows; one byte skips a `memcpy` call (BENCHMARKS.md).
-        if let [byte] = bytes {
-            self.buf.push(*byte);
-        } else {
-            self.buf.extend_from_slice(bytes);
-        }
+        // Room is made above, so appending never grows the buffer.
+        self.buf.append(bytes);
         self.offset += bytes.len() as u64;
     }
 

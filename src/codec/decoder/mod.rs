@@ -10,13 +10,13 @@ mod fast;
 mod machine;
 mod payload;
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use self::machine::{record_failure, Outcome, State, Stepped};
-use self::payload::parse_payload;
+use self::payload::parse_buffered;
 use crate::codec::error::{DecodeError, DecodeErrorKind, Part};
 use crate::codec::frame::Frame;
+use crate::codec::utf8::TextBuf;
 use crate::codec::wire::{self, PREFACE};
 use crate::codec::{Limits, Profile, Role};
 
@@ -84,7 +84,7 @@ pub struct Decoder {
     header: [u8; wire::TYPED_HEADER_LEN],
     header_len: u8,
     /// A split payload; `buf.len() < len` of `State::Payload` and `buf.capacity() <= len`.
-    buf: Vec<u8>,
+    buf: TextBuf,
     /// `buf` holds a frame already returned: cleared at the next call.
     buf_returned: bool,
     /// Bytes of the stream taken in so far.
@@ -128,7 +128,7 @@ impl Decoder {
             state,
             header: [0; wire::TYPED_HEADER_LEN],
             header_len: 0,
-            buf: Vec::new(),
+            buf: TextBuf::default(),
             buf_returned: false,
             offset: 0,
             frame_index: 0,
@@ -289,7 +289,7 @@ impl Decoder {
                 // Field by field rather than through `parse_borrowed` and `fail`: the frame borrows
                 // `buf`, so all of `self` cannot be borrowed at the same time.
                 self.buf_returned = true;
-                match parse_payload(frame_type, &self.buf) {
+                match parse_buffered(frame_type, &self.buf) {
                     Ok(frame) => {
                         self.frame_index += 1;
                         Some(frame)

@@ -2,7 +2,7 @@
 
 use crate::codec::error::DecodeErrorKind;
 use crate::codec::frame::{AuthScheme, ErrorCode, Frame, UnixMicros};
-use crate::codec::utf8;
+use crate::codec::utf8::{self, TextBuf};
 use crate::codec::wire::frame_type;
 
 // `#[inline]`: used by `decode`'s fast path, which is inlined into the caller's crate.
@@ -21,9 +21,13 @@ pub(super) fn be_u64(bytes: &[u8], at: usize) -> u64 {
 
 #[inline]
 pub(super) fn text_at(payload: &[u8], at: usize) -> Result<&str, DecodeErrorKind> {
-    utf8::text(&payload[at..]).map_err(|valid_up_to| DecodeErrorKind::InvalidUtf8 {
+    utf8::text(&payload[at..]).map_err(invalid_utf8)
+}
+
+fn invalid_utf8(valid_up_to: usize) -> DecodeErrorKind {
+    DecodeErrorKind::InvalidUtf8 {
         valid_up_to: valid_up_to as u32,
-    })
+    }
 }
 
 /// Parses a payload whose length the header checks already validated against §4.3.
@@ -37,6 +41,19 @@ pub(super) fn parse_payload(
 ) -> Result<Frame<&str>, DecodeErrorKind> {
     match frame_type {
         None => Ok(Frame::Text(text_at(payload, 0)?)),
+        Some(type_byte) => parse_typed(type_byte, payload),
+    }
+}
+
+/// [`parse_payload`] of a payload gathered across inputs: a legacy text is checked by the buffer,
+/// which vouched for its ASCII pieces as they were appended.
+#[inline]
+pub(super) fn parse_buffered(
+    frame_type: Option<u8>,
+    payload: &TextBuf,
+) -> Result<Frame<&str>, DecodeErrorKind> {
+    match frame_type {
+        None => payload.text().map(Frame::Text).map_err(invalid_utf8),
         Some(type_byte) => parse_typed(type_byte, payload),
     }
 }
