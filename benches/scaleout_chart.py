@@ -14,9 +14,13 @@ The formula, filled in from measurements:
 Predicted over measured is then s_N / s1: it stays 1 while a delivery costs a node what it did
 alone, and grows as every node also pays for every message of the room (bus in, decode, fan-out).
 Uncapped runs (no cgroup) use one core as the share.
+
+"Of which the bus path": a node's CPU beyond what its deliveries cost the node without NATS, per
+node and per message of the room (publishing its own, receiving and decoding the others').
 """
 
 import json
+import math
 import statistics
 import sys
 
@@ -78,11 +82,27 @@ def summarize(runs):
             "utilization": median(
                 sum(r["node_cpu_s"]) / (len(r["node_cpu_s"]) * share * r["wall_s"]) for r in group
             ),
-            # nats-server delivers each publication to every node's subscription.
-            "nats_cpu_per_delivery": median(
-                r["nats_cpu_s"] / (r["bench"]["messages_sent"] * r["nodes"]) for r in group
+            # Nodes ask not to get their own publications back (no_echo, §11.5): nats-server
+            # delivers each one to the other nodes' subscriptions only.
+            "nats_cpu_per_publication": median(
+                r["nats_cpu_s"] / r["bench"]["messages_sent"] for r in group
             ) if group[0]["bus"] else None,
+            "nats_cpu_per_delivery": median(
+                r["nats_cpu_s"] / (r["bench"]["messages_sent"] * (r["nodes"] - 1)) for r in group
+            ) if group[0]["bus"] and group[0]["nodes"] > 1 else None,
+            "runs": group,
         }
+    solo = rows.get("solo")
+    if solo:
+        # What the bus costs a node per message of the room: its CPU beyond what its deliveries
+        # would have cost it alone (at the node without NATS's CPU per delivery), per node.
+        for key, row in rows.items():
+            if key != "solo":
+                row["cluster_path_per_message"] = median(
+                    (sum(r["node_cpu_s"]) - solo["cpu_per_delivery"] * r["bench"]["deliveries"])
+                    / (r["nodes"] * r["bench"]["messages_sent"])
+                    for r in row["runs"]
+                )
     one = rows.get(1)
     if one:
         rps_per_node = one["share"] / one["cpu_per_delivery"]
@@ -91,6 +111,11 @@ def summarize(runs):
                 continue
             row["predicted"] = row["nodes"] * rps_per_node * row["utilization"]
     return rows
+
+
+def scaled(seconds):
+    """Seconds to µs, keeping None."""
+    return None if seconds is None else seconds * 1e6
 
 
 def fmt(value, spec=",.0f", unit=""):
@@ -112,8 +137,9 @@ def table(rows, rtt):
               f"| {fmt(row['cpu_per_delivery'] * 1e6, '.3f')} | {row['lost']} | {row['bus_lost']} |")
     print()
     print("| nodes | local p50 / p99 µs | cross-node p50 / p99 µs | cross − local p50 µs "
-          "| node CPU µs per message, per node | nats-server CPU µs per delivery |")
-    print("|---|---|---|---|---|---|")
+          "| node CPU µs per message, per node | of which the bus path | nats-server CPU µs per publication "
+          "| nats-server CPU µs per delivery |")
+    print("|---|---|---|---|---|---|---|---|")
     for key in order:
         row = rows[key]
         if key == "solo":
@@ -123,16 +149,24 @@ def table(rows, rtt):
         print(f"| {key} | {fmt(row['local_p50'])} / {fmt(row['local_p99'])} "
               f"| {fmt(row['cross_p50'])} / {fmt(row['cross_p99'])} | {fmt(extra)} "
               f"| {fmt(row['cpu_per_message_per_node'] * 1e6, '.2f')} "
-              f"| {fmt(nats * 1e6 if nats is not None else None, '.2f')} |")
+              f"| {fmt(scaled(row.get('cluster_path_per_message')), '.2f')} "
+              f"| {fmt(scaled(row['nats_cpu_per_publication']), '.2f')} "
+              f"| {fmt(scaled(nats), '.2f')} |")
     if rtt:
         print()
         print(f"NATS round trip (one client, window 1, publish then receive it back): "
               f"p50 {rtt['latency_us']['p50']} µs, p99 {rtt['latency_us']['p99']} µs")
-    solo, one = rows.get("solo"), rows.get(1)
-    if solo and one:
-        path = (one["cpu_per_message_per_node"] - solo["cpu_per_message_per_node"]) * 1e6
-        print(f"The cluster path on one node: {path:.2f} µs of node CPU per message "
-              f"(1 node with the bus minus 1 node without, per message sent).")
+
+
+def nice_max(value):
+    """The smallest 4 × step at or above `value`, step one of 1, 2, 2.5, 5 times a power of 10, so
+    that the axis's five ticks fall on round numbers."""
+    step = value / 4
+    power = 10 ** math.floor(math.log10(step))
+    for factor in (1, 2, 2.5, 5, 10):
+        if factor * power >= step:
+            return 4 * factor * power
+    return value
 
 
 def svg(rows, path):
@@ -155,7 +189,7 @@ def svg(rows, path):
             value = ymax * i / 4
             y = bottom - (bottom - top) * i / 4
             parts.append(f'<line x1="{x0}" y1="{y}" x2="{x0 + panel}" y2="{y}" stroke="#ddd"/>')
-            parts.append(f'<text x="{x0 - 6}" y="{y + 4}" text-anchor="end">{value:,.{1 if ymax < 10 else 0}f}</text>')
+            parts.append(f'<text x="{x0 - 6}" y="{y + 4}" text-anchor="end">{value:,.6g}</text>')
         parts.append(f'<text x="{x0 - 45}" y="{(top + bottom) / 2}" transform="rotate(-90 {x0 - 45} {(top + bottom) / 2})" '
                      f'text-anchor="middle">{unit}</text>')
         for n in [1, 2, 3]:
@@ -185,7 +219,7 @@ def svg(rows, path):
     measured = [(n, rows[n]["deliveries_per_s"] / 1e6) for n in keys]
     predicted = [(n, rows[n].get("predicted", 0) / 1e6) for n in keys]
     solo = rows.get("solo")
-    ymax = max([v for _, v in measured + predicted] + ([solo["deliveries_per_s"] / 1e6] if solo else [])) * 1.15
+    ymax = nice_max(max([v for _, v in measured + predicted] + ([solo["deliveries_per_s"] / 1e6] if solo else [])) * 1.1)
     x0 = pad
     axes(x0, "Deliveries per second, one room", ymax, "million deliveries/s")
     line(x0, predicted, ymax, "#999", dashed=True, label="predicted: N × rps_per_node × utilization", legend_row=1)
@@ -199,7 +233,7 @@ def svg(rows, path):
 
     p99 = [(n, rows[n]["p99"] / 1e3) for n in keys]
     p50 = [(n, rows[n]["p50"] / 1e3) for n in keys]
-    lmax = max(v for _, v in p99) * 1.2
+    lmax = nice_max(max(v for _, v in p99) * 1.1)
     x0 = 2 * pad + panel
     axes(x0, "Latency, sender to every receiver", lmax, "ms")
     line(x0, p99, lmax, "#ff7f0e", label="p99", legend_row=0)

@@ -321,6 +321,8 @@ impl BusTask {
         let options = ConnectOptions::new()
             .name(format!("framechat node {:016x}", self.origin.node))
             .retry_on_initial_connect()
+            // §11.5: this node's own publications would only be decoded to be ignored (FC-43).
+            .no_echo()
             .max_reconnects(None)
             .reconnect_delay_callback(|attempts| {
                 let delay = Duration::from_millis(100).saturating_mul(attempts as u32);
