@@ -261,3 +261,40 @@ fn hash_token_prints_the_sha256_line_and_warns_of_a_short_token_without_echoing_
     assert!(!ok, "an empty token is refused");
     assert!(stderr.contains("stdin: the token is empty"), "{stderr}");
 }
+
+/// The executor threads of a running `framechat` process, by the name async-std gives them
+/// (`async-std/runtime`, cut to 15 bytes by the kernel).
+#[cfg(target_os = "linux")]
+fn executor_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the server's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("async-std/runti"))
+        .count()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn serve_runs_as_many_executor_threads_as_threads_asks() {
+    for threads in [1, 3] {
+        let (server, addr) = serve(&["--threads", &threads.to_string()]);
+        // A typed client's WELCOME: the executor has run the accept and the connection's tasks.
+        let socket = TcpStream::connect(&addr).expect("connect");
+        let mut frames = FrameReader::new(
+            socket.try_clone().expect("clone"),
+            Decoder::client(Profile::Typed, Limits::default()),
+        );
+        let mut writer =
+            FrameWriter::new(socket, Encoder::client(Profile::Typed, Limits::default()));
+        writer.flush().expect("preface");
+        assert!(matches!(
+            frames.read_frame(),
+            Ok(Some(Frame::Welcome { .. }))
+        ));
+        assert_eq!(
+            executor_threads(server.0.id()),
+            threads,
+            "--threads {threads}"
+        );
+    }
+}

@@ -99,6 +99,11 @@ pub(crate) struct ServeArgs {
     /// [default: the system's maximum, net.core.somaxconn, or 4096 where it cannot be read].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     listen_backlog: Option<u32>,
+    /// Executor threads running the connections [default: async-std's, one per CPU core, or
+    /// ASYNC_STD_THREAD_COUNT]. With the clients on the same cores, one thread measured less CPU
+    /// per delivery and a lower p99 (BENCHMARKS.md, "The async-std ceiling").
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     #[cfg(feature = "tls")]
     #[command(flatten)]
     tls: TlsServeArgs,
@@ -217,6 +222,11 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    /// The executor threads `--threads` asks for, if it was given.
+    pub(crate) fn threads(&self) -> Option<u16> {
+        self.threads
+    }
+
     /// The server configuration these flags describe; refused here, naming the flag, if a value is
     /// out of range.
     pub(crate) fn config(&self) -> Result<ServerConfig, AnyError> {

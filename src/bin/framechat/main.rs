@@ -35,6 +35,13 @@ fn main() -> ExitCode {
         _ => cli.log_level,
     };
     logger::init(level);
+    if let Command::Serve(args) = &cli.command {
+        if let Some(threads) = args.threads() {
+            // async-std reads it once, when its first task is spawned, which is after this: no
+            // thread of this process exists yet to read the environment concurrently.
+            std::env::set_var("ASYNC_STD_THREAD_COUNT", threads.to_string());
+        }
+    }
     let result = task::block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args.config()?).await,
