@@ -280,6 +280,9 @@ fn serve_runs_as_many_executor_threads_as_threads_asks() {
         let (server, addr) = serve(&["--threads", &threads.to_string()]);
         // A typed client's WELCOME: the executor has run the accept and the connection's tasks.
         let socket = TcpStream::connect(&addr).expect("connect");
+        socket
+            .set_read_timeout(Some(OUTPUT_WITHIN))
+            .expect("a read bound");
         let mut frames = FrameReader::new(
             socket.try_clone().expect("clone"),
             Decoder::client(Profile::Typed, Limits::default()),

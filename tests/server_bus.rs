@@ -215,6 +215,57 @@ fn a_full_publish_queue_drops_and_counts_without_holding_the_sender() {
 }
 
 #[test]
+fn the_publish_queue_is_bounded_in_bytes_too() {
+    // FC-48: room for 1000 messages but 5000 bytes, and no bus to empty it: two messages of
+    // 2000 bytes fit (each weighs its text and a fixed overhead), the third does not; the sender
+    // still gets every echo.
+    let _serial = one_at_a_time();
+    task::block_on(async {
+        let mut cluster = cluster(1000);
+        cluster.publish_queue_bytes = 5000;
+        let mut config = config(Some(cluster));
+        config.limits = Limits::new(4096).expect("a valid limit");
+        let server = start(config).await;
+        let ((mut alice_in, mut alice_out), _) = typed_client(server.addr()).await;
+        for text in ["1", "2", "3"].map(|n| n.repeat(2000)) {
+            say(&mut alice_out, &text).await;
+            assert!(
+                matches!(recv(&mut alice_in).await, Frame::Echo { text: ref got, .. } if *got == text)
+            );
+        }
+        let now = metrics_until(&server.handle, |m| {
+            m.bus.is_some_and(|bus| bus.publish_dropped == 1)
+        })
+        .await;
+        assert_eq!(now.bus.map(|bus| bus.publish_dropped), Some(1));
+        // A short message still fits beside the two queued.
+        say(&mut alice_out, "short").await;
+        assert!(matches!(recv(&mut alice_in).await, Frame::Echo { .. }));
+        assert_eq!(
+            server.handle.metrics().bus.map(|bus| bus.publish_dropped),
+            Some(1)
+        );
+        let last = server.stop().await;
+        // The three queued were never published: counted at the stop.
+        assert_eq!(last.bus.map(|bus| bus.publish_dropped), Some(4));
+    });
+}
+
+#[test]
+fn a_publish_queue_too_small_for_the_largest_message_is_refused() {
+    let _serial = one_at_a_time();
+    let mut cluster = cluster(8);
+    cluster.publish_queue_bytes = 1000;
+    let mut config = config(Some(cluster));
+    config.limits = Limits::new(4096).expect("a valid limit");
+    assert!(matches!(
+        config.validate(),
+        Err(ServerConfigError::PublishQueueSmallerThanMessage { publish_queue_bytes: 1000, needed })
+            if needed > 4000
+    ));
+}
+
+#[test]
 fn a_server_on_its_own_has_no_bus_and_no_bus_figures() {
     let _serial = one_at_a_time();
     task::block_on(async {

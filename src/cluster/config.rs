@@ -150,7 +150,8 @@ impl Default for Membership {
 /// How a server joins a cluster (§11): which NATS servers carry the bus, the cluster's name, this
 /// node's id, the membership clock and the bound of the queue in front of the bus. The server's
 /// `cluster` field ([`ServerConfig`](crate::server::ServerConfig)) holds one; the server's
-/// validation refuses an empty server list and a queue of zero.
+/// validation refuses an empty server list, a queue of zero and a queue too small in bytes for the
+/// largest message.
 ///
 /// ```
 /// use framechat::cluster::{ClusterConfig, ClusterName};
@@ -158,10 +159,12 @@ impl Default for Membership {
 /// let name = ClusterName::new("framechat")?;
 /// let config = ClusterConfig::new(vec!["nats://127.0.0.1:4222".to_string()], name);
 /// assert_eq!(config.publish_queue, ClusterConfig::DEFAULT_PUBLISH_QUEUE);
+/// assert_eq!(config.publish_queue_bytes, 64 << 20);
 /// assert_eq!(config.node, None); // drawn at random when the server starts
 /// # Ok::<(), framechat::cluster::ClusterConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClusterConfig {
     /// The NATS servers to connect to (`nats://host:port`); the client tries them in turn, and
     /// reconnects to any of them forever.
@@ -176,12 +179,20 @@ pub struct ClusterConfig {
     /// How many local messages may wait for the bus. A reader never waits for the bus: past this
     /// bound a message is not published, and counted (FC-48).
     pub publish_queue: usize,
+    /// How many bytes of local messages may wait for the bus, each weighed as an outbox weighs it
+    /// (its text and a fixed overhead, FC-29): the bound that holds while the bus is down and
+    /// clients send large messages. Past it a message is not published, and counted (FC-48).
+    pub publish_queue_bytes: usize,
 }
 
 impl ClusterConfig {
     /// The default [`publish_queue`](ClusterConfig::publish_queue): 8192 messages, a few seconds
     /// of a busy room's traffic while the bus reconnects, a few MiB at chat sizes.
     pub const DEFAULT_PUBLISH_QUEUE: usize = 8192;
+
+    /// The default [`publish_queue_bytes`](ClusterConfig::publish_queue_bytes): 64 MiB, so that
+    /// 8192 large messages cannot pin gigabytes while the bus is down.
+    pub const DEFAULT_PUBLISH_QUEUE_BYTES: usize = 64 << 20;
 
     /// A node of cluster `name` over `servers`, with a random node id, the reference membership
     /// clock and the default queue.
@@ -192,6 +203,7 @@ impl ClusterConfig {
             node: None,
             membership: Membership::default(),
             publish_queue: Self::DEFAULT_PUBLISH_QUEUE,
+            publish_queue_bytes: Self::DEFAULT_PUBLISH_QUEUE_BYTES,
         }
     }
 }

@@ -41,6 +41,12 @@ const KIND_MESSAGE: u8 = 0x01;
 const KIND_HEARTBEAT: u8 = 0x02;
 /// version, kind, node, epoch, seq.
 const HEADER_LEN: usize = 1 + 1 + 8 + 8 + 8;
+/// The longest envelope a node with these limits publishes: the header and a BROADCAST frame of
+/// the largest payload (§11.2). A bus that carries less than this loses the largest messages.
+pub(crate) fn largest_message_envelope(limits: Limits) -> usize {
+    HEADER_LEN + TYPED_HEADER_LEN + limits.max_frame_len() as usize
+}
+
 /// The bits of a node id that every peer id of that node carries (FC-41).
 const TAG_MASK: u64 = 0xffff_ffff_0000_0000;
 

@@ -75,6 +75,6 @@ mod envelope;
 mod tracker;
 
 pub use config::{ClusterConfig, ClusterConfigError, ClusterName, Membership};
-pub(crate) use envelope::write_message_envelope;
+pub(crate) use envelope::{largest_message_envelope, write_message_envelope};
 pub use envelope::{BusDecodeError, BusEncodeError, Envelope, Origin, RelayedMessage};
 pub use tracker::{GapTracker, MembershipChange, TrackerStats, Verdict};

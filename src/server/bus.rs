@@ -23,7 +23,7 @@
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -44,6 +44,11 @@ use crate::{Limits, Profile};
 /// The longest wait between two attempts to reach a NATS server: a restarted server is found
 /// within this long, and a missing one costs a connection attempt this often.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
+
+/// How many messages from the bus the client holds for the bus task before it drops them (NATS's
+/// slow-consumer policy): a bound on what a stalled node holds, not the client's default of
+/// 65,536. What it drops shows as a gap (FC-44) at the origin's next message.
+const SUBSCRIPTION_CAPACITY: usize = 8192;
 
 /// How many bus events ([`BusEvent`]) wait for a reader before new ones are dropped.
 const EVENT_QUEUE: usize = 64;
@@ -129,6 +134,9 @@ struct BusCounters {
     nodes_alive: AtomicU64,
     /// Messages the readers dropped on a full queue that no number has accounted for yet.
     unsequenced_drops: AtomicU64,
+    /// What the messages in the publish queue weigh ([`Relayed::weight`]): added by the readers
+    /// before they enqueue, taken off by the bus task as it dequeues.
+    queued_bytes: AtomicUsize,
 }
 
 impl BusCounters {
@@ -188,6 +196,8 @@ impl Sequencer {
 pub(super) struct Bus {
     origin: Origin,
     queue: mpsc::Sender<Relayed>,
+    /// [`ClusterConfig::publish_queue_bytes`].
+    max_queued_bytes: usize,
     counters: Arc<BusCounters>,
     events: async_std::channel::Receiver<BusEvent>,
     /// Taken by [`Bus::stop`]: the instant by which the bus must have flushed and exited.
@@ -228,12 +238,17 @@ impl Bus {
             .name("framechat-bus".to_string())
             .spawn(move || {
                 runtime.block_on(task.run(published, stopped));
+                // Without waiting for blocking work the client may have started (a name lookup
+                // while reconnecting): `Bus::stop` joins this thread once it hears the end below,
+                // and that join must not wait.
+                runtime.shutdown_background();
                 // Dropped here, when the thread ends: `Bus::stop` hears it.
                 drop(finished_sender);
             })?;
         Ok(Bus {
             origin,
             queue,
+            max_queued_bytes: config.publish_queue_bytes,
             counters,
             events,
             stop: Mutex::new(Some(stop)),
@@ -247,10 +262,15 @@ impl Bus {
         self.origin
     }
 
-    /// Hands a local message to the bus, never waiting: if the queue is full it is dropped and
-    /// counted, and the next number the bus gives skips it (FC-48).
+    /// Hands a local message to the bus, never waiting: if the queue is full, in messages or in
+    /// bytes, it is dropped and counted, and the next number the bus gives skips it (FC-48).
     pub(super) fn publish(&self, relayed: &Relayed) {
-        if self.queue.try_send(relayed.clone()).is_err() {
+        let weight = relayed.weight();
+        // Reserved before the message is queued, so that readers racing for the last bytes cannot
+        // all fit: the bound holds at every instant.
+        let queued = self.counters.queued_bytes.fetch_add(weight, Relaxed) + weight;
+        if queued > self.max_queued_bytes || self.queue.try_send(relayed.clone()).is_err() {
+            self.counters.queued_bytes.fetch_sub(weight, Relaxed);
             self.counters.publish_dropped.fetch_add(1, Relaxed);
             self.counters.unsequenced_drops.fetch_add(1, Relaxed);
         }
@@ -323,6 +343,7 @@ impl BusTask {
             .retry_on_initial_connect()
             // §11.5: this node's own publications would only be decoded to be ignored (FC-43).
             .no_echo()
+            .subscription_capacity(SUBSCRIPTION_CAPACITY)
             .max_reconnects(None)
             .reconnect_delay_callback(|attempts| {
                 let delay = Duration::from_millis(100).saturating_mul(attempts as u32);
@@ -379,6 +400,7 @@ impl BusTask {
                             break deadline;
                         }
                         next_heartbeat = tokio::time::Instant::now() + interval;
+                        self.check_max_payload(client.server_info().max_payload);
                         let server = connected_server(&self.config.servers, &client.server_info());
                         log::info!("bus connected to {server}");
                         let _ = self.events.try_send(BusEvent::Connected { server });
@@ -443,13 +465,31 @@ impl BusTask {
         // What is still queued is never published: counted, as a full queue's drops are.
         published.close();
         let mut unpublished = 0;
-        while published.try_recv().is_ok() {
+        while let Ok(relayed) = published.try_recv() {
+            self.counters
+                .queued_bytes
+                .fetch_sub(relayed.weight(), Relaxed);
             unpublished += 1;
         }
         self.counters
             .publish_dropped
             .fetch_add(unpublished, Relaxed);
         self.counters.connected.store(false, Relaxed);
+    }
+
+    /// Warns, at each connection, when the NATS server cannot carry this node's largest messages
+    /// (its `max_payload`, 1 MiB by default, below the largest envelope): each of them would fail
+    /// to publish and be counted as not published (§11.5). 0 is a server that said nothing yet.
+    fn check_max_payload(&self, max_payload: usize) {
+        let largest = crate::cluster::largest_message_envelope(self.limits);
+        if max_payload > 0 && max_payload < largest {
+            log::warn!(
+                "bus: the NATS server carries at most {max_payload} bytes a message, and this \
+                 node's largest envelope is {largest} bytes: messages near the frame limit \
+                 cannot cross the bus; raise max_payload in the NATS servers' configuration or \
+                 lower the frame limit (§11.5)"
+            );
+        }
     }
 
     /// Numbers, wraps and publishes one local message.
@@ -459,6 +499,10 @@ impl BusTask {
         subject: &async_nats::Subject,
         relayed: &Relayed,
     ) {
+        // Out of the queue: its bytes no longer count against the bound.
+        self.counters
+            .queued_bytes
+            .fetch_sub(relayed.weight(), Relaxed);
         let dropped = self.counters.unsequenced_drops.swap(0, Relaxed);
         let seq = self.sequencer.next_message(dropped);
         let mut envelope = Vec::new();
@@ -466,15 +510,28 @@ impl BusTask {
             // The reader relayed it under the same limit, so this is a bug: the number is used,
             // and receivers count the message as a gap.
             log::error!("bus: message {seq} cannot be wrapped: {err}");
+            self.counters.publish_dropped.fetch_add(1, Relaxed);
             return;
         }
+        let envelope_len = envelope.len();
         match client.publish(subject.clone(), envelope.into()).await {
             Ok(()) => {
                 self.counters.published.fetch_add(1, Relaxed);
             }
             Err(err) => {
                 self.counters.publish_dropped.fetch_add(1, Relaxed);
-                log::warn!("bus: message {seq} not published: {err}");
+                if err.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded {
+                    // Every message this large fails the same way: said plainly, at error level.
+                    log::error!(
+                        "bus: message {seq} not published: its envelope ({} bytes) is larger than \
+                         the NATS server's max_payload ({} bytes); raise max_payload in the NATS \
+                         servers' configuration or lower the frame limit (§11.5)",
+                        envelope_len,
+                        client.server_info().max_payload
+                    );
+                } else {
+                    log::warn!("bus: message {seq} not published: {err}");
+                }
             }
         }
     }

@@ -124,7 +124,7 @@ impl ServerConfig {
         }
         #[cfg(feature = "cluster")]
         if let Some(cluster) = &self.cluster {
-            validate_cluster(cluster)?;
+            validate_cluster(cluster, self.limits)?;
         }
         let needed = Outgoing::largest_weight(self.limits);
         let max_queue_bytes = self.hub.max_queue_bytes();
@@ -164,7 +164,10 @@ impl Default for ServerConfig {
 /// The transport's settings that cannot work: no server to reach, an unreadable server address,
 /// a queue that holds nothing.
 #[cfg(feature = "cluster")]
-fn validate_cluster(cluster: &crate::cluster::ClusterConfig) -> Result<(), ServerConfigError> {
+fn validate_cluster(
+    cluster: &crate::cluster::ClusterConfig,
+    limits: Limits,
+) -> Result<(), ServerConfigError> {
     if cluster.servers.is_empty() {
         return Err(ServerConfigError::NoClusterServers);
     }
@@ -177,6 +180,13 @@ fn validate_cluster(cluster: &crate::cluster::ClusterConfig) -> Result<(), Serve
     }
     if cluster.publish_queue == 0 {
         return Err(ServerConfigError::ZeroPublishQueue);
+    }
+    let needed = Outgoing::largest_weight(limits);
+    if cluster.publish_queue_bytes < needed {
+        return Err(ServerConfigError::PublishQueueSmallerThanMessage {
+            publish_queue_bytes: cluster.publish_queue_bytes,
+            needed,
+        });
     }
     Ok(())
 }
@@ -242,6 +252,15 @@ pub enum ServerConfigError {
     /// `cluster.publish_queue` was zero: no local message could ever reach the bus.
     #[cfg(feature = "cluster")]
     ZeroPublishQueue,
+    /// `cluster.publish_queue_bytes` cannot hold the largest message: the largest messages could
+    /// never reach the bus.
+    #[cfg(feature = "cluster")]
+    PublishQueueSmallerThanMessage {
+        /// The bound configured.
+        publish_queue_bytes: usize,
+        /// What the largest message weighs under the frame limit.
+        needed: usize,
+    },
 }
 
 impl fmt::Display for ServerConfigError {
@@ -269,6 +288,15 @@ impl fmt::Display for ServerConfigError {
             ServerConfigError::BadClusterServer { index } => write!(
                 f,
                 "cluster server {index} is not a NATS address (nats://host:port)"
+            ),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::PublishQueueSmallerThanMessage {
+                publish_queue_bytes,
+                needed,
+            } => write!(
+                f,
+                "a publish queue of {publish_queue_bytes} bytes cannot hold the largest message \
+                 ({needed} bytes): raise it or lower the frame limit"
             ),
             #[cfg(feature = "cluster")]
             ServerConfigError::ZeroPublishQueue => {

@@ -320,7 +320,7 @@ const BUS_METRICS: [BusMetric; 12] = [
     BusMetric {
         name: "bus_publish_dropped_total",
         kind: "counter",
-        help: "Local messages not published: the queue in front of the bus was full.",
+        help: "Local messages not published: the queue in front of the bus was full, NATS refused them, or they were still queued at shutdown.",
         value: |b| b.publish_dropped,
     },
     BusMetric {

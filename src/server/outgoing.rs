@@ -141,6 +141,13 @@ const FIXED_WEIGHT: usize = {
     entry + frame_header
 };
 
+impl Relayed {
+    /// What it weighs in a queue: an outbox's (FC-29) or the bus's (FC-48).
+    pub(super) fn weight(&self) -> usize {
+        FIXED_WEIGHT + self.text_len()
+    }
+}
+
 impl Outgoing {
     /// The weight of the largest message a server with these limits relays (FC-15).
     pub(super) fn largest_weight(limits: Limits) -> usize {
@@ -151,9 +158,7 @@ impl Outgoing {
 impl Weight for Outgoing {
     fn weight(&self) -> usize {
         match self {
-            Outgoing::Echo(relayed) | Outgoing::Broadcast(relayed) => {
-                FIXED_WEIGHT + relayed.text_len()
-            }
+            Outgoing::Echo(relayed) | Outgoing::Broadcast(relayed) => relayed.weight(),
             Outgoing::Pong { .. } => FIXED_WEIGHT,
         }
     }

@@ -253,13 +253,21 @@ impl NatsServer {
         panic!("nats-server did not restart on {:?}", self.ports);
     }
 
-    /// The number of routes this server has now, from its monitoring endpoint.
+    /// How many other servers this one has a route to now, from its monitoring endpoint. Counted
+    /// by their ids, not as `num_routes`: nats-server 2.10 and later pool several connections per
+    /// route, each listed.
     fn num_routes(&self) -> u64 {
         let body = http_get(self.ports.monitor, "/routez").unwrap_or_default();
-        serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|routez| routez["num_routes"].as_u64())
-            .unwrap_or(0)
+        let Ok(routez) = serde_json::from_str::<serde_json::Value>(&body) else {
+            return 0;
+        };
+        let peers: std::collections::BTreeSet<&str> = routez["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|route| route["remote_id"].as_str())
+            .collect();
+        peers.len() as u64
     }
 }
 

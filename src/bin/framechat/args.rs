@@ -128,12 +128,16 @@ struct ClusterServeArgs {
     #[arg(long, requires = "cluster", default_value = "framechat")]
     cluster_name: String,
     /// This node's id, hex (0x...) or decimal [default: random at each start]. Its high 32 bits
-    /// must differ from every other node's.
+    /// are the tag of its peer ids: not 0, and different from every other node's (FC-41).
     #[arg(long, requires = "cluster", value_parser = parse_node_id)]
     node_id: Option<u64>,
     /// How many local messages may wait for the bus; past it they are dropped and counted.
     #[arg(long, value_name = "N", requires = "cluster", default_value_t = framechat::cluster::ClusterConfig::DEFAULT_PUBLISH_QUEUE)]
     bus_queue: usize,
+    /// How many bytes of local messages may wait for the bus; past it they are dropped and
+    /// counted.
+    #[arg(long, value_name = "BYTES", requires = "cluster", default_value_t = framechat::cluster::ClusterConfig::DEFAULT_PUBLISH_QUEUE_BYTES)]
+    bus_queue_bytes: usize,
 }
 
 #[cfg(feature = "cluster")]
@@ -148,6 +152,7 @@ impl ClusterServeArgs {
         let mut config = framechat::cluster::ClusterConfig::new(self.cluster.clone(), name);
         config.node = self.node_id;
         config.publish_queue = self.bus_queue;
+        config.publish_queue_bytes = self.bus_queue_bytes;
         Ok(Some(config))
     }
 }
@@ -159,7 +164,17 @@ fn parse_node_id(text: &str) -> Result<u64, String> {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => text.parse(),
     };
-    parsed.map_err(|err| format!("{text:?} is not a node id (hex with 0x, or decimal): {err}"))
+    let node = parsed
+        .map_err(|err| format!("{text:?} is not a node id (hex with 0x, or decimal): {err}"))?;
+    // Small ids (1, 2, 3) would all carry tag 0, and their nodes would hand out the same peer ids.
+    if node >> 32 == 0 {
+        return Err(format!(
+            "{text:?} has 0 in its high 32 bits, the tag of this node's peer ids (FC-41): give \
+             each node its own tag, e.g. 0x{:x} for tag 1",
+            1u64 << 32
+        ));
+    }
+    Ok(node)
 }
 
 /// `serve`'s TLS listener (§10), beside the plain one on `--addr`.
@@ -289,6 +304,12 @@ impl ServeArgs {
             ),
             #[cfg(feature = "cluster")]
             ServerConfigError::ZeroPublishQueue => "--bus-queue must be at least 1".to_string(),
+            #[cfg(feature = "cluster")]
+            ServerConfigError::PublishQueueSmallerThanMessage { needed, .. } => format!(
+                "--bus-queue-bytes cannot hold the largest message under --max-frame-len {} \
+                 ({needed} bytes): raise --bus-queue-bytes or lower --max-frame-len",
+                self.max_frame_len
+            ),
             other => other.to_string(),
         })?;
         Ok(config)
@@ -420,9 +441,9 @@ pub(crate) struct BenchArgs {
     /// How long to wait for deliveries in flight after the last send.
     #[arg(long, default_value_t = Span(BenchConfig::default().drain))]
     drain: Span,
-    /// Nodes, for the capacity estimate.
-    #[arg(long, default_value_t = BenchConfig::default().nodes)]
-    nodes: f64,
+    /// Nodes, for the capacity estimate [default: the nodes --addr names].
+    #[arg(long)]
+    nodes: Option<f64>,
     /// Utilization, for the capacity estimate.
     #[arg(long, default_value_t = BenchConfig::default().utilization)]
     utilization: f64,
@@ -504,7 +525,7 @@ impl BenchArgs {
             size: self.size,
             window: self.window,
             drain: self.drain.0,
-            nodes: self.nodes,
+            nodes: self.nodes.unwrap_or(self.addr.len().max(1) as f64),
             utilization: self.utilization,
             token: read_token(self.token_file.as_deref())?,
             tls,
@@ -669,14 +690,18 @@ mod cluster_tests {
             "0xBEEF00000001",
             "--bus-queue",
             "16",
+            "--bus-queue-bytes",
+            "2000000",
         ])
         .expect("valid");
         let cluster = config.cluster.expect("a cluster");
         assert_eq!(cluster.name.as_str(), "eu_1");
         assert_eq!(cluster.node, Some(0xBEEF_0000_0001));
         assert_eq!(cluster.publish_queue, 16);
-        let decimal = serve(&["--cluster", "nats://n:4222", "--node-id", "4096"]).expect("valid");
-        assert_eq!(decimal.cluster.and_then(|c| c.node), Some(4096));
+        assert_eq!(cluster.publish_queue_bytes, 2_000_000);
+        let decimal =
+            serve(&["--cluster", "nats://n:4222", "--node-id", "4294967296"]).expect("valid");
+        assert_eq!(decimal.cluster.and_then(|c| c.node), Some(1 << 32));
     }
 
     #[cfg(feature = "cluster")]
@@ -693,6 +718,15 @@ mod cluster_tests {
         assert!(
             refused(&["--cluster", "nats://n:4222", "--node-id", "0xZZ"])
                 .contains("is not a node id")
+        );
+        // FC-41: ids 1, 2, 3 would all carry tag 0.
+        assert!(
+            refused(&["--cluster", "nats://n:4222", "--node-id", "4294967295"])
+                .contains("0 in its high 32 bits")
+        );
+        assert!(
+            refused(&["--cluster", "nats://n:4222", "--bus-queue-bytes", "1000"])
+                .contains("--bus-queue-bytes cannot hold the largest message")
         );
         // The cluster's own flags mean nothing without a cluster.
         assert!(refused(&["--cluster-name", "x"]).contains("--cluster"));

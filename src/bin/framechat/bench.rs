@@ -559,7 +559,13 @@ impl Report {
         let deliveries = tally.deliveries.load(Relaxed);
         let echoes = tally.echoes.load(Relaxed);
         let echo_rps = echoes as f64 / elapsed_s;
-        let avg_service_ms = if echo_rps > 0.0 { 1e3 / echo_rps } else { 0.0 };
+        // Each node echoes its own clients' messages: over N nodes, one node's share of the rate.
+        let nodes_driven = config.addrs.len().max(1);
+        let avg_service_ms = if echo_rps > 0.0 {
+            1e3 * nodes_driven as f64 / echo_rps
+        } else {
+            0.0
+        };
         let rps_per_node = if avg_service_ms > 0.0 {
             1e3 / avg_service_ms
         } else {
@@ -593,7 +599,7 @@ impl Report {
             server_relay_ms,
             avg_service_ms,
             latency_us,
-            nodes_driven: config.addrs.len().max(1),
+            nodes_driven,
             local,
             cross_node,
             rps_per_node,
@@ -1141,6 +1147,10 @@ impl Report {
 
     pub(crate) fn to_text(&self) -> String {
         let [p50, p90, p99, p999, max] = self.latency_us;
+        let service_of = match self.nodes_driven {
+            1 => "1 / echo rps".to_string(),
+            n => format!("{n} nodes / echo rps: one node's share"),
+        };
         let relay = match self.server_relay_ms {
             Some(ms) => format!("\nserver relay       {ms:.4} ms (decode → queued for every peer; writes not included)"),
             None => String::new(),
@@ -1182,7 +1192,7 @@ impl Report {
              echo rps           {:.0}\n\
              deliveries/s       {:.0}  ({} deliveries)\n\
              lost               {}{}\n\
-             avg service        {:.4} ms (1 / echo rps){relay}{cpu}\n\
+             avg service        {:.4} ms ({service_of}){relay}{cpu}\n\
              latency ({latency_kind}): p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, max {} µs{split}\n\
              capacity: rps_per_node ≈ 1 / avg_service_time = {:.0}; \
              cluster_rps ≈ {} nodes × {:.0} × {} utilization = {:.0}",
