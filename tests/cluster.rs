@@ -39,6 +39,19 @@ const BUS_DOWN_FOR: Duration = Duration::from_secs(3);
 const ROUND: Duration = Duration::from_secs(2);
 
 /// A cluster name of the test's own (FC-37), so that no two runs ever share a subject.
+/// One node on each NATS server of `urls`, started with `flags`, once each hears all the others:
+/// killing server `i` then cuts node `i` off, and only node `i`.
+fn one_node_per_server(urls: &[String], cluster: &str, flags: &[&str]) -> Vec<Node> {
+    let nodes: Vec<Node> = urls
+        .iter()
+        .map(|url| Node::start(std::slice::from_ref(url), cluster, flags))
+        .collect();
+    for node in &nodes {
+        node.wait_for_peers(urls.len() as u64 - 1);
+    }
+    nodes
+}
+
 fn cluster_name(test: &str) -> String {
     format!("t{}-{test}", std::process::id())
 }
@@ -49,6 +62,15 @@ struct Room {
 }
 
 impl Room {
+    /// Waits until every client has every message the clients of its own node sent.
+    fn wait_until_each_hears_its_own_node(&self) {
+        for (node, client) in &self.clients {
+            for (_, sender) in self.clients.iter().filter(|(at, _)| at == node) {
+                client.wait_for(&sender.name, sender.sent);
+            }
+        }
+    }
+
     /// On each node of `nodes`, one legacy and one typed client, named `n<i>-legacy`/`n<i>-typed`;
     /// returns once every node has admitted its clients.
     fn mixed(nodes: &[&Node]) -> Room {
@@ -398,16 +420,8 @@ fn a_node_whose_nats_server_restarts_reconnects_and_counts_what_its_clients_miss
     let _serial = one_at_a_time();
     let mut nats = NatsCluster::start(3);
     let cluster = cluster_name("natsrestart");
-    let urls = nats.urls();
-    // Each node on a server of its own: killing server 0 cuts node 0 off, and only node 0.
-    let nodes: Vec<Node> = urls
-        .iter()
-        .map(|url| Node::start(std::slice::from_ref(url), &cluster, &[]))
-        .collect();
+    let nodes = one_node_per_server(&nats.urls(), &cluster, &[]);
     let nodes: Vec<&Node> = nodes.iter().collect();
-    for node in &nodes {
-        node.wait_for_peers(2);
-    }
     let mut room = Room::mixed(&nodes);
     room.rounds(10);
 
@@ -420,11 +434,7 @@ fn a_node_whose_nats_server_restarts_reconnects_and_counts_what_its_clients_miss
         .unwrap_or_else(|| panic!("node 0 sees its bus go:\n{}", nodes[0].log.text()));
     room.each_sends(30);
     // Its clients still hear each other; the others' messages cannot reach it.
-    for (node, client) in &room.clients {
-        for (_, sender) in room.clients.iter().filter(|(at, _)| at == node) {
-            client.wait_for(&sender.name, sender.sent);
-        }
-    }
+    room.wait_until_each_hears_its_own_node();
     let down = nodes[0].metrics();
     assert_eq!(down.count("framechat_bus_connected"), 0, "{down:?}");
 
@@ -463,16 +473,9 @@ fn local_delivery_goes_on_while_the_whole_bus_is_down_and_the_loss_is_reported()
     let _serial = one_at_a_time();
     let mut nats = NatsCluster::start(3);
     let cluster = cluster_name("busdown");
-    let urls = nats.urls();
     // A small queue, so that what is sent while the bus is down overflows it.
-    let nodes: Vec<Node> = urls
-        .iter()
-        .map(|url| Node::start(std::slice::from_ref(url), &cluster, &["--bus-queue", "8"]))
-        .collect();
+    let nodes = one_node_per_server(&nats.urls(), &cluster, &["--bus-queue", "8"]);
     let nodes: Vec<&Node> = nodes.iter().collect();
-    for node in &nodes {
-        node.wait_for_peers(2);
-    }
     let mut room = Room::mixed(&nodes);
     room.rounds(10);
 
@@ -488,11 +491,7 @@ fn local_delivery_goes_on_while_the_whole_bus_is_down_and_the_loss_is_reported()
     }
     room.each_sends(40);
     // Local delivery goes on while the bus is down: each client hears its own node's clients.
-    for (node, client) in &room.clients {
-        for (_, sender) in room.clients.iter().filter(|(at, _)| at == node) {
-            client.wait_for(&sender.name, sender.sent);
-        }
-    }
+    room.wait_until_each_hears_its_own_node();
     for node in &nodes {
         let metrics = node.metrics();
         assert_eq!(metrics.count("framechat_bus_connected"), 0, "{metrics:?}");

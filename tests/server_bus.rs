@@ -14,7 +14,6 @@ use framechat::cluster::{ClusterConfig, ClusterName};
 use framechat::futures::{FrameSink, FrameStream};
 use framechat::server::{BindError, Server, ServerConfig, ServerConfigError};
 use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
-use futures_lite::StreamExt as _;
 
 mod server_support;
 use server_support::{metrics_until, start};
@@ -89,11 +88,7 @@ async fn typed_client(addr: SocketAddr) -> (Client, u64) {
 }
 
 async fn recv(reader: &mut FrameStream<TcpStream>) -> Frame {
-    async_std::future::timeout(WAIT, reader.next())
-        .await
-        .expect("a frame within the wait")
-        .expect("not the end of the stream")
-        .expect("a well-formed frame")
+    server_support::next_frame(reader).await
 }
 
 async fn say(writer: &mut FrameSink<TcpStream>, text: &str) {

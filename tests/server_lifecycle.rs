@@ -14,7 +14,6 @@ use framechat::futures::{FrameSink, FrameStream};
 use framechat::hub::HubConfig;
 use framechat::server::ServerConfig;
 use framechat::{Decoder, Encoder, Frame, Limits, Profile, UnixMicros};
-use futures_lite::StreamExt as _;
 
 mod server_support;
 use server_support::{metrics_until, start};
@@ -52,11 +51,7 @@ async fn typed_client(addr: SocketAddr) -> (FrameStream<TcpStream>, FrameSink<Tc
 }
 
 async fn recv(reader: &mut FrameStream<TcpStream>) -> Frame {
-    async_std::future::timeout(WAIT, reader.next())
-        .await
-        .expect("a frame within the wait")
-        .expect("not the end of the stream")
-        .expect("a well-formed frame")
+    server_support::next_frame(reader).await
 }
 
 /// Sends a CHAT and waits for its ECHO: once this returns the server has relayed it.

@@ -254,15 +254,27 @@ fn model_leave_during_relay() {
     let hub = Arc::new(Hub::new(config(16)));
     let (a, _a_out) = join(&hub);
     let (b, b_out) = join(&hub);
-    let (c, c_out) = join(&hub);
+    let (_c, c_out) = join(&hub);
 
-    let sender = {
-        let hub = hub.clone();
-        thread::spawn(move || {
-            relay(&hub, a, 0);
-            relay(&hub, a, 1);
-        })
-    };
+    let sending = hub.clone();
+    race_leave(&hub, b, &b_out, &c_out, a, move || {
+        relay(&sending, a, 0);
+        relay(&sending, a, 1);
+    });
+}
+
+/// Runs `send` (messages 0 and 1 from `sender`) on one thread while B leaves on another, then
+/// checks that nothing reached B after its leave returned, that B got a prefix of the two and
+/// ends closed as `Left`, and that C, who stayed, got both.
+fn race_leave(
+    hub: &Arc<Hub<Msg>>,
+    b: PeerId,
+    b_out: &Outbox<Msg>,
+    c_out: &Outbox<Msg>,
+    sender: PeerId,
+    send: impl FnOnce() + Send + 'static,
+) {
+    let sending = thread::spawn(send);
     let leaver = {
         let hub = hub.clone();
         let b_out = b_out.clone();
@@ -271,7 +283,7 @@ fn model_leave_during_relay() {
             b_out.offered()
         })
     };
-    sender.join().expect("sender thread");
+    sending.join().expect("sending thread");
     let offered_when_leave_returned = leaver.join().expect("leaver thread");
 
     assert_eq!(
@@ -280,22 +292,22 @@ fn model_leave_during_relay() {
         "nothing may be added after leave returns"
     );
     let mut got_b = Vec::new();
-    drain_rest(&b_out, &mut got_b);
+    drain_rest(b_out, &mut got_b);
     assert_eq!(
         b_out.try_drain(&mut got_b),
         Drain::Closed(CloseReason::Left)
     );
     let expected = [(0, false), (1, false)];
     assert_eq!(
-        from_sender(&got_b, a),
+        from_sender(&got_b, sender),
         expected[..got_b.len()],
-        "B got a prefix of A's messages"
+        "B got a prefix of the sender's messages"
     );
     let mut got_c = Vec::new();
-    drain_rest(&c_out, &mut got_c);
-    assert_got_all(&got_c, c, a, 2);
-    assert_accounting(&b_out);
-    assert_accounting(&c_out);
+    drain_rest(c_out, &mut got_c);
+    assert_got_all(&got_c, c_out.peer(), sender, 2);
+    assert_accounting(b_out);
+    assert_accounting(c_out);
 }
 
 /// (5) FC-26: a peer joining during a relay gets all of it or none of it, and every relay after.
@@ -592,44 +604,13 @@ fn model_broadcasts_keep_their_order() {
 fn model_leave_during_broadcast() {
     let hub = Arc::new(Hub::new(config(16)));
     let (b, b_out) = join(&hub);
-    let (c, c_out) = join(&hub);
+    let (_c, c_out) = join(&hub);
 
-    let bus = {
-        let hub = hub.clone();
-        thread::spawn(move || {
-            broadcast(&hub, 0);
-            broadcast(&hub, 1);
-        })
-    };
-    let leaver = {
-        let hub = hub.clone();
-        let b_out = b_out.clone();
-        thread::spawn(move || {
-            hub.leave(b);
-            b_out.offered()
-        })
-    };
-    bus.join().expect("bus thread");
-    let offered_when_leave_returned = leaver.join().expect("leaver thread");
-
-    assert_eq!(
-        b_out.offered(),
-        offered_when_leave_returned,
-        "nothing may be added after leave returns"
-    );
-    let mut got_b = Vec::new();
-    drain_rest(&b_out, &mut got_b);
-    let expected = [(0, false), (1, false)];
-    assert_eq!(
-        from_sender(&got_b, REMOTE),
-        expected[..got_b.len()],
-        "B got a prefix of the broadcasts"
-    );
-    let mut got_c = Vec::new();
-    drain_rest(&c_out, &mut got_c);
-    assert_got_all(&got_c, c, REMOTE, 2);
-    assert_accounting(&b_out);
-    assert_accounting(&c_out);
+    let sending = hub.clone();
+    race_leave(&hub, b, &b_out, &c_out, REMOTE, move || {
+        broadcast(&sending, 0);
+        broadcast(&sending, 1);
+    });
 }
 
 /// (12) FC-33: a broadcast racing shutdown adds nothing once shutdown has returned, and every

@@ -17,6 +17,9 @@ pub(crate) const STOP_WITHIN: Duration = Duration::from_secs(30);
 /// How long [`metrics_until`] waits for a count: only a lost event reaches it.
 pub(crate) const METRICS_WITHIN: Duration = Duration::from_secs(10);
 
+/// How long [`next_frame`] waits for a frame: only a lost frame reaches it.
+pub(crate) const FRAME_WITHIN: Duration = Duration::from_secs(10);
+
 /// A server running in a task of its own.
 pub(crate) struct Running {
     pub(crate) handle: ServerHandle,
@@ -69,4 +72,17 @@ pub(crate) async fn metrics_until(
         }
         task::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The next frame a client reads, within [`FRAME_WITHIN`]; a test fails on anything else (a
+/// timeout, the end of the stream, a frame that does not decode).
+pub(crate) async fn next_frame<S: futures_io::AsyncRead + Unpin>(
+    reader: &mut framechat::futures::FrameStream<S>,
+) -> framechat::Frame {
+    use futures_lite::StreamExt as _;
+    async_std::future::timeout(FRAME_WITHIN, reader.next())
+        .await
+        .expect("a frame within the wait")
+        .expect("not the end of the stream")
+        .expect("a well-formed frame")
 }
