@@ -515,13 +515,13 @@ async fn servers(
 }
 
 /// The framechat server `run` starts when it is given no address.
-struct InProcessServer {
-    handle: ServerHandle,
+pub(crate) struct InProcessServer {
+    pub(crate) handle: ServerHandle,
     running: task::JoinHandle<std::io::Result<Snapshot>>,
 }
 
 impl InProcessServer {
-    async fn start() -> Result<InProcessServer, Error> {
+    pub(crate) async fn start() -> Result<InProcessServer, Error> {
         let server = Server::bind(ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             metrics_interval: None,
@@ -539,7 +539,7 @@ impl InProcessServer {
     }
 
     /// Shuts the server down; returns its metrics from before the shutdown.
-    async fn stop(self) -> Snapshot {
+    pub(crate) async fn stop(self) -> Snapshot {
         let metrics = self.handle.metrics();
         self.handle.shutdown();
         let _ = self.running.await;

@@ -381,27 +381,15 @@ fn bench_takes_a_comma_separated_address_and_server_pid_per_node() {
 
 #[test]
 fn the_bench_spreads_its_clients_over_every_address_round_robin() {
-    use framechat::server::{Server, ServerConfig};
     // Two servers that are no cluster: each relays only among its own clients, so what each
     // server counts shows where the clients went (3 and 2 of 5) and what each of them sent.
     task::block_on(async {
-        let mut handles = Vec::new();
-        let mut addrs = Vec::new();
+        let mut servers = Vec::new();
         for _ in 0..2 {
-            let server = Server::bind(ServerConfig {
-                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                metrics_interval: None,
-                detect_window: crate::IN_PROCESS_DETECT_WINDOW,
-                ..ServerConfig::default()
-            })
-            .await
-            .expect("bind");
-            addrs.push(server.local_addr());
-            handles.push(server.handle());
-            task::spawn(server.run());
+            servers.push(bench::InProcessServer::start().await.expect("bind"));
         }
         let config = BenchConfig {
-            addrs,
+            addrs: servers.iter().map(|s| s.handle.local_addr()).collect(),
             // Deliveries that cannot come (the other server's) are waited for this long.
             drain: std::time::Duration::from_secs(1),
             ..small(Target::Typed, None)
@@ -409,13 +397,11 @@ fn the_bench_spreads_its_clients_over_every_address_round_robin() {
         let report = bench::run(&config, |_, _| {})
             .await
             .expect("the bench runs");
-        let metrics: Vec<(u64, u64)> = handles
-            .iter()
-            .map(|handle| {
-                let metrics = handle.metrics();
-                (metrics.connections_total, metrics.messages_total)
-            })
-            .collect();
+        let mut metrics = Vec::new();
+        for server in servers {
+            let snapshot = server.stop().await;
+            metrics.push((snapshot.connections_total, snapshot.messages_total));
+        }
         assert_eq!(metrics, [(3, 3 * 40), (2, 2 * 40)]);
         assert_eq!(report.nodes_driven, 2);
         assert_eq!(report.messages_sent, 5 * 40);
@@ -423,8 +409,5 @@ fn the_bench_spreads_its_clients_over_every_address_round_robin() {
         assert_eq!(report.deliveries, 520);
         assert_eq!(report.lost, 5 * 5 * 40 - 520);
         assert!(report.to_text().contains("latency on 2 nodes: local p50"));
-        for handle in handles {
-            handle.shutdown();
-        }
     });
 }
