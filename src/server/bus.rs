@@ -264,12 +264,12 @@ impl Bus {
 
     /// Hands a local message to the bus, never waiting: if the queue is full, in messages or in
     /// bytes, it is dropped and counted, and the next number the bus gives skips it (FC-48).
-    pub(super) fn publish(&self, relayed: &Relayed) {
+    pub(super) fn publish(&self, relayed: Relayed) {
         let weight = relayed.weight();
         // Reserved before the message is queued, so that readers racing for the last bytes cannot
         // all fit: the bound holds at every instant.
         let queued = self.counters.queued_bytes.fetch_add(weight, Relaxed) + weight;
-        if queued > self.max_queued_bytes || self.queue.try_send(relayed.clone()).is_err() {
+        if queued > self.max_queued_bytes || self.queue.try_send(relayed).is_err() {
             self.counters.queued_bytes.fetch_sub(weight, Relaxed);
             self.counters.publish_dropped.fetch_add(1, Relaxed);
             self.counters.unsequenced_drops.fetch_add(1, Relaxed);

@@ -346,7 +346,7 @@ fn handle_frame(shared: &Shared, peer: PeerId, frame: Frame<&str>) {
     // After the local relay, and never waiting: the echo and the room do not wait for the bus.
     #[cfg(feature = "cluster")]
     if let Some((bus, relayed)) = for_bus {
-        bus.publish(&relayed);
+        bus.publish(relayed);
     }
     shared.metrics.record_message(started.elapsed());
 }
